@@ -1,0 +1,1 @@
+"""chainlab.llms"""
