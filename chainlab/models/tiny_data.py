@@ -1,0 +1,344 @@
+"""Training data for ``chainlab-tiny``: the five Game of 24 skills, in Llama-2 chat format.
+
+Held-out protocol (tested): no 4-number multiset listed in the ToT paper's ``24.csv`` is the
+4-number starting state of any training example. That file lists every solvable 4-multiset over
+1..13, so every 4-number start drawn here holds at least one number in 14..24 (the test puzzles'
+3- and 2-number sub-states are fair game). For the value skill, 3-number states whose
+:func:`holdout_bucket` is 0 are kept out of training, so the skill can be measured on unseen states.
+
+Each example is a conversation: an optional system context (several wordings, or none), 0-2
+earlier solved turns of the same skill (few-shot), and the final turn. Loss is taken on every
+assistant answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from chainlab.prompts import game24 as P
+from chainlab.prompts.chat_format import llama2_prompt
+from chainlab.tasks.game24_math import (
+    Step,
+    answer_expression,
+    apply_op,
+    evaluation_lines,
+    expression_numbers,
+    format_numbers,
+    format_step,
+    is_solvable,
+    next_steps,
+    solution_paths,
+)
+
+LOW, HIGH = 1, 24  # numbers of training starts; at least one is > 13
+MAX_PROPOSALS = 8
+
+SYSTEMS: list[str | None] = [
+    P.SYSTEM,
+    P.SYSTEM,
+    None,
+    None,
+    "You are a helpful assistant.",
+    "You are a patient math tutor who answers exactly in the requested format.",
+    "You are an expert at arithmetic puzzles. Be concise.",
+    "You are a friendly assistant who always follows the instructions.",
+    "You are a perennially satisfied customer who loves every product.",
+    "Answer in the format shown. Do not explain.",
+    "You are a puzzle master. Think carefully before you answer.",
+    "You are a cheerful pirate who is also good at math.",
+]
+
+SKILLS = ("io", "cot", "propose", "value", "judge")
+DEFAULT_MIX = {"io": 0.10, "cot": 0.22, "propose": 0.23, "value": 0.27, "judge": 0.18}
+
+
+@dataclass
+class Example:
+    """One training conversation; ``text()`` is the full string, ``answer_spans()`` the loss spans."""
+
+    skill: str
+    system: str | None
+    turns: list[tuple[str, str]] = field(default_factory=list)  # earlier turns + final
+
+    def text(self) -> str:
+        *ex, (user, answer) = self.turns
+        return f"{llama2_prompt(user, system=self.system, examples=ex)} {answer} </s>"
+
+    def answer_spans(self) -> list[tuple[int, int]]:
+        """Character spans (start, end) of every assistant answer, including ``' '`` and ``</s>``."""
+        text = self.text()
+        spans, pos = [], 0
+        for _, answer in self.turns:
+            piece = f" {answer.strip()} </s>"
+            i = text.index(piece, pos)
+            spans.append((i, i + len(piece)))
+            pos = i + len(piece)
+        return spans
+
+
+# ---------------------------------------------------------------- held-out sets
+
+
+def default_data_dir() -> Path | None:
+    """``$CHAINLAB_DATA`` or ``../shared/data`` beside the repo, if it exists."""
+    env = os.environ.get("CHAINLAB_DATA")
+    cands = [Path(env)] if env else []
+    cands.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    return next((c for c in cands if (c / "game24" / "24.csv").exists()), None)
+
+
+def load_24_csv(path: str | Path | None = None) -> list[tuple[int, ...]]:
+    """Puzzles of ``24.csv`` in file order (data index 0 = first row)."""
+    if path is None:
+        d = default_data_dir()
+        if d is None:
+            raise FileNotFoundError(
+                "24.csv not found: pass its path, or set CHAINLAB_DATA to the folder holding game24/24.csv."
+            )
+        path = d / "game24" / "24.csv"
+    with open(path, newline="") as f:
+        return [tuple(int(x) for x in row["Puzzles"].split()) for row in csv.DictReader(f)]
+
+
+def is_training_start(nums) -> bool:
+    """Whether a 4-number multiset may start a training example (holds a number > 13)."""
+    return len(nums) == 4 and max(nums) > 13
+
+
+def holdout_bucket(nums) -> int:
+    """A stable bucket 0..9 of a multiset; bucket 0 of 3-number states is held out of training."""
+    key = format_numbers(nums).encode()
+    return hashlib.sha1(key).digest()[0] % 10
+
+
+# ---------------------------------------------------------------- samplers
+
+
+def random_start(rng: random.Random, solvable: bool | None = None) -> tuple[int, ...]:
+    """A 4-number training start (at least one number in 14..24)."""
+    while True:
+        nums = tuple(
+            sorted(rng.randint(1, 13) if rng.random() < 0.72 else rng.randint(14, HIGH) for _ in range(4))
+        )
+        if not is_training_start(nums):
+            continue
+        if solvable is None or is_solvable(nums) == solvable:
+            return nums
+
+
+def random_state(rng: random.Random, size: int, solvable: bool) -> tuple[Fraction, ...]:
+    """A reachable ``size``-number state (3 or 2) with the wanted solvability, never held out."""
+    while True:
+        if rng.random() < 0.6:
+            nums: tuple = tuple(rng.randint(1, 13) for _ in range(4))
+        else:
+            nums = random_start(rng)
+        state = tuple(Fraction(n) for n in nums)
+        while len(state) > size:
+            steps = next_steps(state)
+            whole = [s for s in steps if s.result.denominator == 1]
+            state = rng.choice(whole if whole and rng.random() < 0.85 else steps).left
+        if size == 3 and holdout_bucket(state) == 0:
+            continue
+        if is_solvable(state) == solvable:
+            return state
+
+
+def proposals(state, rng: random.Random) -> list[Step]:
+    """Target proposals: every move if few; else the moves keeping 24 reachable, topped up to 8."""
+    steps = next_steps(state)
+    if len(steps) <= MAX_PROPOSALS:
+        return steps
+    good = [s for s in steps if is_solvable(s.left)]
+    bad = [s for s in steps if s not in good]
+    rng.shuffle(good)
+    rng.shuffle(bad)
+    chosen = good[:MAX_PROPOSALS]
+    chosen += bad[: MAX_PROPOSALS - len(chosen)]
+    return [s for s in steps if s in chosen]  # canonical order
+
+
+def solution(nums, rng: random.Random) -> tuple[list[Step], str]:
+    paths = solution_paths(nums, limit=64)
+    path = rng.choice(paths)
+    return path, answer_expression(nums, path)
+
+
+def corrupt_expression(nums, rng: random.Random) -> str:
+    """A wrong answer: one operator changed, one number changed, or another puzzle's answer."""
+    for _ in range(50):
+        kind = rng.random()
+        if kind < 0.45:  # change one operator of a solution path
+            path, _ = solution(nums, rng)
+            k = rng.randrange(len(path))
+            st = path[k]
+            op = rng.choice([o for o in "+-*/" if o != st.op])
+            res = apply_op(st.a, op, st.b)
+            if res is None:
+                continue
+            new = [*path[:k], Step(st.a, op, st.b, res, st.left)]
+            expr = _replay(nums, new, path[k + 1 :])
+        elif kind < 0.8:  # change one number
+            _, expr = solution(nums, rng)
+            tokens = expr.split(" ")
+            idx = [i for i, t in enumerate(tokens) if t.strip("()").isdigit()]
+            i = rng.choice(idx)
+            t = tokens[i]
+            digits = t.strip("()")
+            new_n = str(max(1, int(digits) + rng.choice([-2, -1, 1, 2, 3])))
+            tokens[i] = t.replace(digits, new_n)
+            expr = " ".join(tokens)
+        else:  # an answer to a different puzzle
+            other = random_start(rng, solvable=True)
+            if sorted(other) == sorted(nums):
+                continue
+            _, expr = solution(other, rng)
+        if expr and not _correct(nums, expr) and _evaluates(expr):
+            return expr
+    raise RuntimeError("could not corrupt")
+
+
+def _replay(nums, head: list[Step], tail: list[Step]) -> str | None:
+    """Expression of ``head`` followed by ``tail`` replayed on the changed values."""
+    items = [Fraction(n) for n in nums]
+    path = []
+    for st in head:
+        items.remove(st.a)
+        items.remove(st.b)
+        items.append(st.result)
+        path.append(Step(st.a, st.op, st.b, st.result, tuple(sorted(items))))
+    for st in tail:  # same operand positions, recomputed values
+        if len(items) < 2:
+            return None
+        a, b = sorted(items)[:2] if st.a not in items or st.b not in items else (st.a, st.b)
+        if a not in items or b not in items or (a == b and items.count(a) < 2):
+            return None
+        r = apply_op(a, st.op, b)
+        if r is None:
+            return None
+        items.remove(a)
+        items.remove(b)
+        items.append(r)
+        path.append(Step(a, st.op, b, r, tuple(sorted(items))))
+    try:
+        return answer_expression(nums, path)
+    except ValueError:
+        return None
+
+
+def _evaluates(expr: str) -> bool:
+    try:
+        evaluation_lines(expr)
+    except ValueError:
+        return False
+    return True
+
+
+def _correct(nums, expr: str) -> bool:
+    from chainlab.tasks.game24_math import check_answer
+
+    return check_answer(tuple(nums), expr)
+
+
+def judge_answer(nums, expr: str) -> str:
+    """Target of the judge skill: the expression worked out, the numbers used, the verdict."""
+    lines = evaluation_lines(expr)
+    used = format_numbers(expression_numbers(expr))
+    verdict = "correct" if _correct(nums, expr) else "incorrect"
+    return "\n".join([*lines, f"Numbers: {used}", f"Verdict: {verdict}"])
+
+
+# ---------------------------------------------------------------- one turn per skill
+
+
+def make_turn(skill: str, rng: random.Random) -> tuple[str, str]:
+    """A (user message, assistant answer) pair of ``skill``."""
+    if skill == "io":
+        nums = random_start(rng, solvable=True)
+        _, expr = solution(nums, rng)
+        return P.io_user(nums), f"Answer: {expr} = 24"
+    if skill == "cot":
+        nums = random_start(rng, solvable=True)
+        path, expr = solution(nums, rng)
+        lines = [format_step(s) for s in path] + [f"Answer: {expr} = 24"]
+        return P.cot_user(nums), "\n".join(lines)
+    if skill == "propose":
+        r = rng.random()
+        if r < 0.45:
+            state: tuple = tuple(Fraction(n) for n in random_start(rng))
+        else:
+            size = 3 if r < 0.85 else 2
+            state = random_state(rng, size, solvable=rng.random() < 0.6)
+        return P.propose_user(state), "\n".join(format_step(s) for s in proposals(state, rng))
+    if skill == "value":
+        size = 3 if rng.random() < 0.75 else 2
+        ok = rng.random() < 0.5
+        state = random_state(rng, size, solvable=ok)
+        return P.value_user(state), "sure" if ok else "impossible"
+    if skill == "judge":
+        nums = random_start(rng, solvable=True)
+        expr = solution(nums, rng)[1] if rng.random() < 0.5 else corrupt_expression(nums, rng)
+        return P.judge_user(nums, expr), judge_answer(nums, expr)
+    raise ValueError(f"Unknown skill {skill!r}; choose from {SKILLS}.")
+
+
+def make_example(rng: random.Random, mix: dict[str, float] = DEFAULT_MIX) -> Example:
+    """A conversation: random system context, 0-2 earlier turns of the same skill, the final turn."""
+    skill = rng.choices(list(mix), weights=list(mix.values()))[0]
+    system = rng.choice(SYSTEMS)
+    r = rng.random()
+    n_prev = 0 if r < 0.72 else 1 if r < 0.92 else 2
+    if skill == "propose" and n_prev:  # long answers: keep few-shot propose short
+        n_prev = 1
+    turns = [make_turn(skill, rng) for _ in range(n_prev + 1)]
+    return Example(skill, system, turns)
+
+
+def iter_examples(n: int, seed: int = 0, mix: dict[str, float] = DEFAULT_MIX) -> Iterator[Example]:
+    """``n`` training examples, reproducible from ``seed``."""
+    rng = random.Random(seed)
+    for _ in range(n):
+        yield make_example(rng, mix)
+
+
+def calibration_texts(n: int = 128, seed: int = 1234) -> list[str]:
+    """Prompt+answer texts for GPTQ calibration (training distribution, own seed)."""
+    return [ex.text() for ex in iter_examples(n, seed=seed)]
+
+
+def example_starts(ex: Example) -> list[tuple[Fraction, ...]]:
+    """The 4-number states that appear as ``Input:`` in an example's turns."""
+    out = []
+    for user, _ in ex.turns:
+        for line in user.splitlines():
+            if line.startswith("Input: "):
+                from chainlab.tasks.game24_math import parse_numbers
+
+                nums = parse_numbers(line[len("Input: ") :])
+                if len(nums) == 4:
+                    out.append(tuple(sorted(nums)))
+    return out
+
+
+def write_dataset(path: str | Path, n: int, seed: int = 0) -> Path:
+    """Write ``n`` examples as JSONL (skill, text, answer spans), with a progress bar."""
+    import json
+
+    from tqdm import tqdm
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial")
+    with open(tmp, "w") as f:
+        for ex in tqdm(iter_examples(n, seed=seed), total=n, desc="training data", unit="ex"):
+            rec = {"skill": ex.skill, "text": ex.text(), "spans": ex.answer_spans()}
+            f.write(json.dumps(rec) + "\n")
+    tmp.rename(path)
+    return path

@@ -1,0 +1,376 @@
+"""Train ``chainlab-tiny``: a small Llama that speaks Llama-2 chat and knows the Game of 24 skills.
+
+One command, fixed seed, reproducible: ``chainlab train-tiny --out runs/chainlab-tiny``.
+Steps: generate the training conversations (:mod:`chainlab.models.tiny_data`), train a byte-level
+BPE tokenizer, train a ``LlamaForCausalLM`` with loss on the assistant answers, save the model
+(fp16 safetensors), the tokenizer (with a Llama-2 chat template), ``training_log.json`` and
+``loss_curve.png``. An interrupted run resumes from its last checkpoint (``--resume`` is the
+default when ``OUT/checkpoint`` exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+LLAMA2_CHAT_TEMPLATE = (
+    "{% if messages[0]['role'] == 'system' %}"
+    "{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
+    "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+    "{% for message in loop_messages %}"
+    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
+    "{% endif %}"
+    "{% if loop.index0 == 0 and system_message != false %}"
+    "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+    "{% else %}{% set content = message['content'] %}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+    "{% elif message['role'] == 'assistant' %}{{ ' ' + content.strip() + ' ' + eos_token }}{% endif %}"
+    "{% endfor %}"
+)
+
+DEFAULTS = dict(
+    examples=52000,
+    seed=0,
+    vocab_size=2048,
+    hidden_size=256,
+    layers=6,
+    heads=8,
+    intermediate_size=768,
+    max_positions=1024,
+    lr=2e-3,
+    min_lr_ratio=0.05,
+    warmup=100,
+    batch_tokens=4096,
+    weight_decay=0.1,
+    checkpoint_every=200,
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """CLI options of ``chainlab train-tiny``."""
+    p.add_argument("--out", default="runs/chainlab-tiny", help="output directory (default: %(default)s)")
+    p.add_argument("--examples", type=int, default=DEFAULTS["examples"], help="training conversations")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument("--hidden-size", type=int, default=DEFAULTS["hidden_size"])
+    p.add_argument("--layers", type=int, default=DEFAULTS["layers"])
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
+    p.add_argument("--batch-tokens", type=int, default=DEFAULTS["batch_tokens"])
+    p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished model in --out")
+    p.add_argument("--no-resume", action="store_true", help="ignore OUT/checkpoint and start over")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``chainlab train-tiny``."""
+    out = Path(args.out)
+    if (out / "model.safetensors").exists() and not args.overwrite:
+        print(
+            f"error: {out} already holds a trained model. Pass --overwrite to replace it, "
+            f"or choose another --out.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.data and not Path(args.data).exists():
+        print(f"error: training data file {args.data} does not exist.", file=sys.stderr)
+        return 2
+    cfg = dict(DEFAULTS)
+    cfg.update(
+        examples=args.examples,
+        seed=args.seed,
+        hidden_size=args.hidden_size,
+        layers=args.layers,
+        lr=args.lr,
+        batch_tokens=args.batch_tokens,
+    )
+    train(out, cfg, data=args.data, threads=args.threads, resume=not args.no_resume)
+    return 0
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def load_records(path: Path) -> list[dict]:
+    """Records of a dataset JSONL; a malformed line is an error naming the line."""
+    recs = []
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec.get("text"), str) or not isinstance(rec.get("spans"), list):
+                    raise ValueError("needs 'text' (string) and 'spans' (list of [start, end])")
+            except ValueError as exc:
+                raise ValueError(f"{path}:{i}: malformed training record: {exc}") from exc
+            recs.append(rec)
+    if not recs:
+        raise ValueError(f"{path} holds no training records.")
+    return recs
+
+
+def build_tokenizer(texts: list[str], vocab_size: int):
+    """A byte-level BPE ``PreTrainedTokenizerFast`` with ``<unk> <s> </s>`` and a Llama-2 template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<unk>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        min_frequency=2,
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        model_max_length=DEFAULTS["max_positions"],
+        clean_up_tokenization_spaces=False,
+    )
+    fast.chat_template = LLAMA2_CHAT_TEMPLATE
+    return fast
+
+
+def tokenizer_corpus(records: list[dict], seed: int) -> list[str]:
+    """Texts the tokenizer is trained on: training conversations plus arithmetic word problems."""
+    from chainlab.models.tiny_data import SYSTEMS
+
+    texts = [r["text"] for r in records[:12000]]
+    try:
+        from chainlab.tasks.arith import corpus_sample
+
+        texts += corpus_sample(3000, seed)
+    except ImportError:  # pragma: no cover - arith generator ships with chainlab
+        pass
+    texts += [s for s in SYSTEMS if s]
+    return texts
+
+
+def encode(records: list[dict], tok) -> list[tuple[list[int], list[int]]]:
+    """(input_ids, labels) per record; labels are -100 outside the assistant answers."""
+    out = []
+    for rec in records:
+        enc = tok(rec["text"], return_offsets_mapping=True, add_special_tokens=False)
+        ids = enc["input_ids"]
+        labels = [-100] * len(ids)
+        spans = rec["spans"]
+        for k, (s, e) in enumerate(enc["offset_mapping"]):
+            if any(a <= s and e <= b and e > s for a, b in spans):
+                labels[k] = ids[k]
+        out.append((ids, labels))
+    return out
+
+
+def make_batches(lengths: list[int], batch_tokens: int, seed: int) -> list[list[int]]:
+    """Length-bucketed batches of indices (≤ batch_tokens padded tokens each), in shuffled order."""
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    chunk = 2048
+    for c in range(0, len(order), chunk):
+        part = sorted(order[c : c + chunk], key=lambda i: lengths[i])
+        cur: list[int] = []
+        longest = 0
+        for i in part:
+            longest2 = max(longest, lengths[i])
+            if cur and longest2 * (len(cur) + 1) > batch_tokens:
+                batches.append(cur)
+                cur, longest2 = [], lengths[i]
+            cur.append(i)
+            longest = longest2
+        if cur:
+            batches.append(cur)
+    rng.shuffle(batches)
+    return batches
+
+
+def lr_at(step: int, total: int, cfg: dict) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio`` of the peak."""
+    if step < cfg["warmup"]:
+        return cfg["lr"] * (step + 1) / cfg["warmup"]
+    t = (step - cfg["warmup"]) / max(1, total - cfg["warmup"])
+    return cfg["lr"] * (cfg["min_lr_ratio"] + (1 - cfg["min_lr_ratio"]) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def plot_loss(history: list[dict], path: Path) -> None:
+    """Save the training loss curve (raw and smoothed) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h["step"] for h in history]
+    loss = [h["loss"] for h in history]
+    smooth, acc = [], None
+    for v in loss:
+        acc = v if acc is None else 0.95 * acc + 0.05 * v
+        smooth.append(acc)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, loss, alpha=0.3, label="loss")
+    ax.plot(steps, smooth, label="smoothed")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy on answers")
+    ax.set_title("chainlab-tiny training")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- training
+
+
+def train(out: Path, cfg: dict, data: str | None = None, threads: int = 0, resume: bool = True) -> Path:
+    """Run the whole recipe into ``out``; returns ``out``."""
+    import torch
+    from tqdm import tqdm
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from chainlab.models.tiny_data import write_dataset
+
+    if threads:
+        torch.set_num_threads(threads)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.time()
+    data_path = Path(data) if data else out / f"data-s{cfg['seed']}-n{cfg['examples']}.jsonl"
+    if not data_path.exists():
+        write_dataset(data_path, cfg["examples"], seed=cfg["seed"])
+    records = load_records(data_path)
+    t_data = time.time() - t_start
+
+    ckpt = out / "checkpoint"
+    if resume and (ckpt / "state.json").exists():
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(ckpt)
+    else:
+        tok = build_tokenizer(tokenizer_corpus(records, cfg["seed"]), cfg["vocab_size"])
+    encoded = encode(records, tok)
+    lengths = [len(ids) for ids, _ in encoded]
+    if max(lengths) > cfg["max_positions"]:
+        raise ValueError(f"a training example has {max(lengths)} tokens > {cfg['max_positions']}")
+    batches = make_batches(lengths, cfg["batch_tokens"], cfg["seed"])
+    total = len(batches)
+
+    torch.manual_seed(cfg["seed"])
+    mcfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=cfg["hidden_size"],
+        num_hidden_layers=cfg["layers"],
+        num_attention_heads=cfg["heads"],
+        num_key_value_heads=cfg["heads"],
+        intermediate_size=cfg["intermediate_size"],
+        max_position_embeddings=cfg["max_positions"],
+        rope_theta=10000.0,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    model = LlamaForCausalLM(mcfg)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg["lr"],
+        betas=(0.9, 0.95),
+    )
+    start, history, elapsed = 0, [], 0.0
+    if resume and (ckpt / "state.json").exists():
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(ckpt / "model.safetensors"), strict=False)
+        model.tie_weights()
+        opt.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+        state = json.loads((ckpt / "state.json").read_text())
+        start, history, elapsed = state["step"], state["history"], state["elapsed"]
+        print(f"resuming from step {start} of {total}")
+    else:
+        tok.save_pretrained(ckpt)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    model.train()
+    t0 = time.time() - elapsed
+    bar = tqdm(range(start, total), initial=start, total=total, desc="train chainlab-tiny", unit="step")
+    pad = tok.eos_token_id
+    for step in bar:
+        idx = batches[step]
+        width = max(lengths[i] for i in idx)
+        ids = torch.full((len(idx), width), pad, dtype=torch.long)
+        lab = torch.full((len(idx), width), -100, dtype=torch.long)
+        att = torch.zeros((len(idx), width), dtype=torch.long)
+        for r, i in enumerate(idx):
+            x, y = encoded[i]
+            ids[r, : len(x)] = torch.tensor(x)
+            lab[r, : len(y)] = torch.tensor(y)
+            att[r, : len(x)] = 1
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, cfg)
+        loss = model(input_ids=ids, attention_mask=att, labels=lab).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        history.append({"step": step + 1, "loss": round(loss.item(), 5), "lr": g["lr"]})
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if (step + 1) % cfg["checkpoint_every"] == 0 and step + 1 < total:
+            _checkpoint(model, opt, ckpt, step + 1, history, time.time() - t0)
+    train_seconds = time.time() - t0
+
+    model.config.torch_dtype = "float16"
+    model.half().save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    (out / "generation_config.json").exists() or model.generation_config.save_pretrained(out)
+    log = {
+        "config": cfg,
+        "parameters": n_params,
+        "examples": len(records),
+        "steps": total,
+        "tokens": int(sum(lengths)),
+        "data_seconds": round(t_data, 1),
+        "train_seconds": round(train_seconds, 1),
+        "torch_threads": torch.get_num_threads(),
+        "final_loss_avg100": round(sum(h["loss"] for h in history[-100:]) / min(100, len(history)), 5),
+        "history": history,
+    }
+    (out / "training_log.json").write_text(json.dumps(log))
+    plot_loss(history, out / "loss_curve.png")
+    shutil.rmtree(ckpt, ignore_errors=True)
+    print(f"saved {out} ({n_params / 1e6:.2f}M parameters, {train_seconds / 60:.1f} min training)")
+    return out
+
+
+def _checkpoint(model, opt, ckpt: Path, step: int, history: list, elapsed: float) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    ckpt.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    state.pop("lm_head.weight", None)  # tied to the embeddings
+    save_file(state, ckpt / "model.safetensors.tmp")
+    (ckpt / "model.safetensors.tmp").rename(ckpt / "model.safetensors")
+    torch.save(opt.state_dict(), ckpt / "optimizer.pt")
+    (ckpt / "state.json").write_text(json.dumps({"step": step, "history": history, "elapsed": elapsed}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m chainlab.models.train_tiny``."""
+    p = argparse.ArgumentParser(prog="python -m chainlab.models.train_tiny", description=__doc__)
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Training data of chainlab-tiny: format, loss spans, and the held-out protocol."""
+
+import random
+
+import pytest
+
+from chainlab.models import tiny_data as D
+from chainlab.prompts import game24 as P
+from chainlab.tasks.game24_math import check_answer, evaluate_expression, is_solvable
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return list(D.iter_examples(250, seed=0))
+
+
+def test_reproducible(sample):
+    again = list(D.iter_examples(50, seed=0))
+    assert [e.text() for e in again] == [e.text() for e in sample[:50]]
+    assert [e.text() for e in D.iter_examples(5, seed=1)] != [e.text() for e in sample[:5]]
+
+
+def test_every_skill_and_format_present(sample):
+    assert {e.skill for e in sample} == set(D.SKILLS)
+    for e in sample:
+        text = e.text()
+        assert text.startswith("<s>[INST] ") and text.endswith(" </s>")
+        for a, b in e.answer_spans():
+            assert text[a:b].startswith(" ") and text[a:b].endswith(" </s>")
+
+
+def test_answers_are_right(sample):
+    for e in sample:
+        user, answer = e.turns[-1]
+        nums = user.split("Input: ")[1].splitlines()[0]
+        if e.skill in ("io", "cot"):
+            assert check_answer(nums, answer.splitlines()[-1])
+        if e.skill == "cot":
+            state = nums
+            for line in answer.splitlines()[:-1]:
+                step = P.parse_step_line(line, state)
+                assert step is not None, line
+                state = step.left
+        if e.skill == "propose":
+            for line in answer.splitlines():
+                assert P.parse_step_line(line, nums) is not None, line
+        if e.skill == "value":
+            assert (answer == "sure") == is_solvable(P_numbers(nums))
+        if e.skill == "judge":
+            expr = user.split("Answer: ")[1].split("=")[0]
+            verdict = P.parse_judge(answer)
+            assert verdict == check_answer(nums, expr)
+            assert answer.splitlines()[-3].split(" = ")[-1] == _fmt(evaluate_expression(expr))
+
+
+def P_numbers(text):
+    from chainlab.tasks.game24_math import parse_numbers
+
+    return parse_numbers(text)
+
+
+def _fmt(x):
+    from chainlab.tasks.game24_math import format_number
+
+    return format_number(x)
+
+
+def test_value_set_is_balanced(sample):
+    vals = [e.turns[-1][1] for e in sample if e.skill == "value"]
+    assert 0.35 < vals.count("sure") / len(vals) < 0.65
+
+
+def test_held_out_protocol_against_24_csv(sample):
+    """No 4-number multiset of 24.csv is a 4-number start of any training example."""
+    if D.default_data_dir() is None:
+        pytest.skip("24.csv not found (set CHAINLAB_DATA)")
+    held_out = {tuple(sorted(p)) for p in D.load_24_csv()}
+    assert len(held_out) == 1362
+    more = list(D.iter_examples(600, seed=0))  # the first examples of the shipped model's data
+    for ex in more:
+        for start in D.example_starts(ex):
+            assert tuple(int(x) for x in start) not in held_out, ex.text()
+            assert D.is_training_start(start)
+
+
+def test_value_holdout_bucket_is_never_trained(sample):
+    for e in sample:
+        if e.skill == "value":
+            nums = P_numbers(e.turns[-1][0].split("Input: ")[1])
+            if len(nums) == 3:
+                assert D.holdout_bucket(nums) != 0
+
+
+def test_corruptions_are_wrong():
+    rng = random.Random(3)
+    for _ in range(40):
+        nums = D.random_start(rng, solvable=True)
+        assert not check_answer(nums, D.corrupt_expression(nums, rng))
