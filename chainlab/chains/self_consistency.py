@@ -1,0 +1,84 @@
+"""Self-consistency (Wang et al., 2022): k samples in one batched call, then a majority vote.
+
+Answers are compared by the task's normalization (numbers: commas/units stripped, ``18.0 == 18``;
+Game of 24: canonical expression spacing). Ties go to the answer seen first; the winner's vote share
+(votes / k, abstentions included) is the confidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainlab.chains.base import Outcome, PromptSpec, Run, Strategy, check_positive
+from chainlab.chains.direct import Direct, Generator
+from chainlab.chains.voting import majority_vote
+
+__all__ = ["SelfConsistency", "self_consistency", "as_generator"]
+
+
+def as_generator(base: Any, llm: Any = None, task: Any = None) -> Generator:
+    """``base`` if it is a Generator strategy, else a :class:`Direct` strategy with ``base`` as prompt."""
+    if isinstance(base, Generator):
+        return base
+    if isinstance(base, Strategy):
+        raise ValueError(
+            f"{type(base).__name__} cannot be sampled; use direct, few_shot or chain_of_thought."
+        )
+    if llm is None:
+        raise ValueError("Give llm=... when the base is a prompt rather than a strategy.")
+    return Direct(llm=llm, task=task, prompt=base)
+
+
+class SelfConsistency(Strategy):
+    """Sample ``k`` candidates from ``base`` (temperature ``temperature``) and vote.
+
+    ``llm`` and ``task`` are the base's.
+    """
+
+    base: Any
+    k: int = 5
+    temperature: float = 0.7
+
+    def validate_params(self) -> None:
+        check_positive(k=self.k)
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}.")
+        self.base.validate_params()
+
+    def _run(self, run: Run) -> list[Outcome]:
+        out = []
+        for i, cands in enumerate(self.base.generate_candidates(run, self.k, self.temperature)):
+            groups, share = majority_vote(cands)
+            winner = groups[0] if groups else None
+            run.traces[i].add(
+                "vote",
+                answer=winner.answer if winner else None,
+                votes={g.normalized: g.votes for g in groups},
+                abstentions=sum(c.normalized is None for c in cands),
+                error=None if winner else "no sample had an answer",
+            )
+            out.append(
+                Outcome(
+                    winner.answer if winner else None,
+                    groups,
+                    share,
+                    {"samples": [c.to_dict() for c in cands]},
+                )
+            )
+        return out
+
+
+def self_consistency(
+    base: Generator | PromptSpec,
+    k: int = 5,
+    temperature: float = 0.7,
+    llm: Any = None,
+    task: Any = None,
+    **kwargs: Any,
+) -> SelfConsistency:
+    """Self-consistency over a base strategy (direct/few_shot/chain_of_thought) or a prompt."""
+    check_positive(k=k)
+    gen = as_generator(base, llm, task)
+    return SelfConsistency(
+        base=gen, llm=gen.llm, task=gen.task, k=k, temperature=temperature, **kwargs
+    )

@@ -1,0 +1,49 @@
+"""Strategies on the real embedded model ``chainlab-tiny`` (skipped until it is packaged)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chainlab.models.registry import available
+
+pytestmark = pytest.mark.skipif(
+    "chainlab-tiny" not in available(), reason="chainlab-tiny is not packaged yet"
+)
+
+PUZZLE = "4 5 6 10"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from chainlab.llms import load_llm
+
+    return load_llm("chainlab-tiny")
+
+
+def test_direct_and_cot_run_on_tiny(tiny):
+    from chainlab.chains import chain_of_thought, direct
+
+    for strategy in (
+        direct(tiny, task="game24", max_new_tokens=48),
+        chain_of_thought(tiny, task="game24", max_new_tokens=96),
+    ):
+        r = strategy.invoke(PUZZLE)
+        assert r.trace.llm_events() and r.usage.completion_tokens > 0
+        assert r.correct in (True, False)
+
+
+def test_self_consistency_uses_one_n_sampling_call(tiny):
+    from chainlab.chains import direct, self_consistency
+
+    r = self_consistency(direct(tiny, task="game24", max_new_tokens=48, seed=0), k=4).invoke(PUZZLE)
+    assert r.extra["llm_calls"] == 1 and len(r.trace.by_stage("generate")) == 4
+
+
+def test_tot_bfs_on_tiny(tiny):
+    from chainlab.chains import tot_search
+
+    r = tot_search(
+        tiny, "game24", b=2, n_evaluate_sample=1, max_new_tokens=96, value_max_new_tokens=8
+    ).invoke(PUZZLE)
+    assert r.trace.by_stage("node") and r.extra["llm_calls"] <= 8
+    assert r.correct in (True, False)

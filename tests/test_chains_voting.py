@@ -1,0 +1,193 @@
+"""self_consistency and verifier: votes, ties, normalization, one batched call, judges, fallbacks."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.fake import FakeListLLM
+from langchain_core.prompts import PromptTemplate
+from test_chains_fakes import RecordingLLM, scripted
+
+from chainlab.chains import (
+    Candidate,
+    chain_of_thought,
+    direct,
+    majority_vote,
+    self_consistency,
+    verifier,
+)
+
+
+def samples(*texts: str) -> RecordingLLM:
+    """An n-sampling LLM whose j-th sample (of any prompt) is texts[j]."""
+    return RecordingLLM(responder=lambda p, j: texts[j % len(texts)])
+
+
+# ------------------------------------------------------------------ voting
+
+
+def cands(*norms):
+    return [Candidate(n, n) for n in norms]
+
+
+def test_majority_vote_counts_and_share():
+    groups, share = majority_vote(cands("1", "2", "2", None, "2"))
+    assert [(g.answer, g.votes) for g in groups] == [("2", 3), ("1", 1)]
+    assert share == pytest.approx(3 / 5)  # abstentions count in the denominator
+    assert groups[0].data["members"] == [1, 2, 4]
+
+
+def test_majority_vote_tie_goes_to_first_seen():
+    groups, share = majority_vote(cands("b", "a", "a", "b"))
+    assert groups[0].answer == "b" and share == 0.5
+    assert majority_vote(cands(None, None)) == ([], None)
+
+
+def test_weighted_vote():
+    groups, _ = majority_vote(cands("a", "b", "b"), weights=[0.9, 0.3, 0.3])
+    assert groups[0].answer == "a" and groups[0].score == pytest.approx(0.9)
+
+
+# ------------------------------------------------------------------ self-consistency
+
+
+def test_self_consistency_votes_over_normalized_numbers_in_one_call():
+    llm = samples("Answer: 18.0", "Answer: $18", "Answer: 20", "The answer is 1,8", "nothing")
+    sc = self_consistency(direct(llm, task="gsm8k"), k=5, temperature=0.8)
+    r = sc.invoke({"question": "q", "answer": "18"})
+    assert len(llm.calls) == 1 and llm.calls[0]["kwargs"]["n"] == 5
+    assert llm.calls[0]["kwargs"]["temperature"] == 0.8 and llm.calls[0]["kwargs"]["do_sample"]
+    assert r.answer == "18" and r.correct  # numeric tasks extract normalized numbers
+    assert r.confidence == pytest.approx(3 / 5)  # "1,8" normalizes to 18 as well
+    assert [(c.normalized, c.votes) for c in r.candidates] == [("18", 3), ("20", 1)]
+    vote = r.trace.by_stage("vote")[0]
+    assert vote.data["votes"] == {"18": 3, "20": 1} and vote.data["abstentions"] == 1
+    assert len(r.trace.by_stage("generate")) == 5
+
+
+def test_self_consistency_tie_breaks_to_earliest():
+    r = self_consistency(direct(samples("7", "8", "8", "7"), task="gsm8k"), k=4).invoke("q")
+    assert r.answer == "7" and r.confidence == 0.5
+
+
+def test_self_consistency_batch_is_one_call_for_all_problems():
+    llm = samples("Answer: 1", "Answer: 1", "Answer: 2")
+    rs = self_consistency(direct(llm, task="gsm8k"), k=3).batch(["a", "b", "c"])
+    assert llm.prompt_counts() == [3] and all(r.answer == "1" for r in rs)
+
+
+def test_self_consistency_fallback_llm_repeats_prompts_in_one_call():
+    llm = RecordingLLM(responder=scripted({}, "Answer: 4"), supports_n=False)
+    r = self_consistency(direct(llm, task="gsm8k"), k=3).invoke("q")
+    assert llm.prompt_counts() == [3] and r.answer == "4" and r.confidence == 1.0
+
+
+def test_self_consistency_with_fake_list_llm_and_prompt_base():
+    llm = FakeListLLM(responses=["Answer: 3", "Answer: 5", "Answer: 5"])
+    sc = self_consistency(PromptTemplate.from_template("{question}"), k=3, llm=llm, task="gsm8k")
+    r = sc.invoke("2 + 3")
+    assert r.answer == "5" and r.trace[0].prompt == "2 + 3"
+
+
+def test_self_consistency_over_zero_shot_cot_batches_both_stages():
+    def respond(prompt: str, j: int) -> str:
+        if "Therefore" in prompt:  # extraction: read the reasoning back
+            return " 4" if "four" in prompt else " 5"
+        return ["four", "five", "four"][j]
+
+    llm = RecordingLLM(responder=respond)
+    r = self_consistency(chain_of_thought(llm, task="gsm8k", mode="zero_shot"), k=3).invoke("q")
+    assert llm.prompt_counts() == [1, 3]  # 3 reasoning samples in one call, 3 extractions in one
+    assert r.answer == "4" and r.confidence == pytest.approx(2 / 3)
+
+
+def test_self_consistency_game24_normalizes_expressions():
+    llm = samples(
+        "Answer: (5*(10-4))-6 = 24", "Answer: (5 * (10 - 4)) - 6 = 24", "Answer: 4+5+6+10 = 24"
+    )
+    r = self_consistency(direct(llm, task="game24"), k=3).invoke("4 5 6 10")
+    assert r.candidates[0].votes == 2 and r.correct is True
+
+
+def test_self_consistency_all_unparsable_is_a_failure():
+    r = self_consistency(direct(samples("??"), task="gsm8k"), k=2).invoke(
+        {"question": "q", "answer": "1"}
+    )
+    assert r.answer is None and r.correct is False and r.trace.by_stage("vote")[0].data["error"]
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_self_consistency_rejects_bad_k(k):
+    with pytest.raises(ValueError, match=f"k={k}"):
+        self_consistency(direct(samples("1")), k=k)
+
+
+def test_self_consistency_rejects_non_sampling_base():
+    from chainlab.chains import least_to_most
+
+    with pytest.raises(ValueError, match="cannot be sampled"):
+        self_consistency(least_to_most(samples("1")), k=2)
+
+
+# ------------------------------------------------------------------ verifier
+
+
+def judge_by_answer(good: str):
+    """Samples 1, 2, 3 (answers), and a judge that accepts only ``good``."""
+
+    def respond(prompt: str, j: int) -> str:
+        if "Proposed answer:" in prompt:
+            ans = prompt.split("Proposed answer:")[1].split("\n")[0].strip()
+            return "Verdict: correct" if ans == good else "Verdict: incorrect"
+        return ["Answer: 1", "Answer: 2", "Answer: 2", "Answer: 3"][j]
+
+    return RecordingLLM(responder=respond)
+
+
+def test_verifier_picks_the_judged_correct_candidate():
+    llm = judge_by_answer("3")
+    r = verifier(direct(llm, task="gsm8k"), k=4).invoke({"question": "q", "answer": "3"})
+    assert r.answer == "3" and r.correct and r.extra["selection"] == "verified"
+    assert llm.prompt_counts() == [1, 4]  # k samples in one call, 4 judge prompts in one call
+    judges = r.trace.by_stage("judge")
+    assert len(judges) == 4 and all(j.parent is not None for j in judges)
+    assert r.candidates[0].answer == "3" and r.candidates[0].score == 1.0
+
+
+def test_verifier_falls_back_to_majority_then_best_then_none():
+    llm = judge_by_answer("nothing")
+    base = direct(llm, task="gsm8k")
+    assert verifier(base, k=4).invoke("q").extra["selection"] == "fallback:majority"
+    assert verifier(base, k=4).invoke("q").answer == "2"
+    best = verifier(base, k=4, fallback="best").invoke("q")
+    assert best.answer == "1" and best.extra["selection"] == "fallback:best"
+    none = verifier(base, k=4, fallback="none").invoke("q")
+    assert none.answer is None and none.trace.by_stage("select")[0].data["error"]
+
+
+def test_verifier_separate_judge_llm_custom_prompt_and_weighted_vote():
+    gen = samples("Answer: 1", "Answer: 2", "Answer: 2")
+    judge = RecordingLLM(responder=lambda p, j: "yes" if "ans=1" in p or "ans=2" in p else "no")
+    tmpl = PromptTemplate.from_template("{question} ans={answer}")
+    r = verifier(direct(gen, task="gsm8k"), k=3, judge=tmpl, judge_llm=judge, weighted=True).invoke(
+        "q"
+    )
+    assert len(gen.calls) == 1 and len(judge.calls) == 1
+    assert judge.calls[0]["prompts"][0] == "q ans=1"
+    assert r.answer == "2" and r.confidence == pytest.approx(2 / 3)
+
+
+def test_verifier_unreadable_verdict_scores_zero_and_is_traced():
+    llm = RecordingLLM(responder=lambda p, j: "hmm" if "Proposed answer" in p else "Answer: 5")
+    r = verifier(direct(llm, task="gsm8k"), k=2, fallback="none").invoke("q")
+    assert r.answer is None
+    assert all(j.data["error"] for j in r.trace.by_stage("judge"))
+
+
+def test_verifier_judge_samples_and_params():
+    llm = judge_by_answer("2")
+    r = verifier(direct(llm, task="gsm8k"), k=4, judge_samples=3, judge_temperature=0.5).invoke("q")
+    assert llm.calls[1]["kwargs"]["n"] == 3 and r.answer == "2"
+    with pytest.raises(ValueError, match="judge_samples=0"):
+        verifier(direct(llm), k=2, judge_samples=0).invoke("q")
+    with pytest.raises(ValueError, match="fallback"):
+        verifier(direct(llm), k=2, fallback="random").invoke("q")

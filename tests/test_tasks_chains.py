@@ -1,0 +1,167 @@
+"""chainlab.tasks: registry, data loading (read in place), answer normalization, scoring, search protocol."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chainlab.tasks import get_task, task_names
+from chainlab.tasks.answers import (
+    extract_number,
+    normalize_expression,
+    normalize_number,
+    normalize_text,
+)
+from chainlab.tasks.data import data_dir
+from chainlab.tasks.game24 import Game24SearchTask, Game24State
+from chainlab.tasks.jsonl import JsonlTask
+
+HAS_DATA = (data_dir() / "game24" / "24.csv").exists()
+needs_data = pytest.mark.skipif(not HAS_DATA, reason="benchmark data directory not available")
+
+
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("18", "18"),
+        ("18.0", "18"),
+        ("$1,450,000", "1450000"),
+        ("-3.50 dollars", "-3.5"),
+        ("none", None),
+        (7.0, "7"),
+    ],
+)
+def test_normalize_number(text, want):
+    assert normalize_number(text) == want
+
+
+def test_extract_number_prefers_answer_cues():
+    assert extract_number("2 + 3 = 5 so #### 1,018") == "1018"
+    assert extract_number("I think 4, the answer is 12 apples. Check: 3") == "12"
+    assert extract_number("first 3 then 9") == "9"
+    assert extract_number("") is None
+
+
+def test_normalize_expression_and_text():
+    assert normalize_expression("(5*(10-4)) -6 = 24") == "(5 * (10 - 4)) - 6"
+    assert normalize_expression("Answer: 4 × 6") == "4 * 6"
+    assert normalize_expression("four times six") is None
+    assert normalize_text('  "Paris." ') == "paris"
+
+
+def test_registry_lists_valid_names():
+    assert {"game24", "gsm8k", "svamp", "arith", "jsonl"} <= set(task_names())
+    with pytest.raises(ValueError, match="valid names: arith, game24"):
+        get_task("chess")
+    task = get_task("game24")
+    assert get_task(task) is task and get_task("Game-of-24").name == "game24"
+
+
+@needs_data
+def test_game24_test_split_is_data_indices_900_to_999():
+    task = get_task("game24")
+    probs = task.load()
+    assert len(probs) == 100
+    assert (probs[0]["id"], probs[0]["numbers"], probs[0]["rank"]) == (900, "4 5 6 10", 901)
+    assert probs[-1]["numbers"] == "4 9 10 13"
+    assert len(task.load("all")) == 1362 and task.load(start=0, end=2)[1]["numbers"] == "1 1 11 11"
+    with pytest.raises(ValueError, match="split"):
+        task.load("train")
+
+
+def test_game24_scoring_is_the_papers():
+    task = get_task("game24")
+    p = task.make_problem("4 5 6 10")
+    assert task.score(p, "(5 * (10 - 4)) - 6")
+    assert task.score(p, "Answer: (5 * (10 - 4)) - 6 = 24")
+    assert not task.score(p, "4 * 6")  # numbers not used exactly once
+    assert not task.score(p, "__import__('os')") and not task.score(p, None)
+    assert task.extract_answer("steps...\nAnswer: 4 * 6 = 24") == "4 * 6"
+    assert task.extract_answer("(10 - 4) * (6 - 5) * 4 = 24") == "(10 - 4) * (6 - 5) * 4"
+    assert task.extract_answer("no idea") is None
+    assert task.gold(p) is None and task.checks_answers
+
+
+def test_game24_search_protocol():
+    st = Game24SearchTask()
+    p = {"numbers": "4 5 6 10"}
+    root = st.root(p)
+    assert "List possible next steps" in st.propose_prompt(p, root)
+    exp = st.parse_proposals(
+        p, root, "4 + 5 = 9 (left: 6 9 10)\n4 + 5 = 9 (left: 6 9 10)\n1 + 1 = 2 (left: 2)\n"
+    )
+    assert len(exp.children) == 1 and len(exp.errors) == 1
+    s1 = exp.children[0]
+    assert st.value_prompt(p, s1).endswith("Input: 6 9 10 [/INST]")
+    assert (
+        st.parse_value(p, s1, "likely").value == 1.0 and st.parse_value(p, s1, "??").value is None
+    )
+    s3 = Game24State(s1.steps, (st.root({"numbers": "24"}).left[0],))
+    assert st.value_prompt(p, s3) is None and st.static_value(p, s3, 3) == 60.0
+    assert "Combine two numbers" in st.propose_prompt(p, s3)
+    assert st.propose_prompt(p, Game24State((), (st.root({"numbers": "23"}).left[0],))) is None
+    fin = st.parse_proposals(p, s3, "Answer: (5 * (10 - 4)) - 6 = 24").children[0]
+    assert st.is_final(p, fin) and st.answer(p, fin) == "(5 * (10 - 4)) - 6"
+    assert "Check this answer" in st.value_prompt(p, fin)
+    assert st.parse_value(p, fin, "Verdict: correct").value == 20.0
+    assert st.parse_proposals(p, s3, "no answer").errors
+
+
+@needs_data
+def test_gsm8k_and_svamp_load_in_place():
+    g = get_task("gsm8k")
+    first = g.load(limit=1)[0]
+    assert first["answer"] == "18" and "Janet" in first["question"]
+    assert g.score(first, "so she makes $18.00 a day. The answer is 18.")
+    s = get_task("svamp")
+    probs = s.load()
+    assert len(probs) == 1000 and probs[0]["answer"] == "51"
+    assert probs[0]["question"].endswith("How much do you have to pay to buy each pack?")
+    with pytest.raises(ValueError, match="split"):
+        g.load("dev")
+
+
+def test_missing_data_names_the_env_var(tmp_path):
+    with pytest.raises(FileNotFoundError, match="CHAINLAB_DATA"):
+        get_task("gsm8k", data_root=tmp_path).load()
+
+
+def test_jsonl_task_matchers(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    rows = [
+        {"q": "Capital of France?", "a": "Paris"},
+        {"q": "2+2?", "a": "4.0"},
+        {"q": "color?", "a": "red|blue"},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    exact = get_task("jsonl", path=path, question_field="q", answer_field="a")
+    probs = exact.load()
+    assert probs[0]["question"] == "Capital of France?" and exact.name == "qa"
+    assert exact.extract_answer("Hmm.\nThe answer is paris.") == "paris"
+    assert exact.score(probs[0], "Paris.") and not exact.score(probs[0], "Lyon")
+    numeric = JsonlTask(path, "q", "a", matcher="numeric")
+    assert (
+        numeric.score(numeric.load()[1], "It is 4") and numeric.load(limit=1) == numeric.load()[:1]
+    )
+    regex = JsonlTask(path, "q", "a", matcher="regex")
+    assert regex.score(regex.load()[2], regex.extract_answer("Answer: Blue")) and not regex.score(
+        regex.load()[2], "green"
+    )
+    with pytest.raises(ValueError, match="matcher"):
+        JsonlTask(path, matcher="fuzzy")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "x", "answer": 1}\nnot json\n')
+    with pytest.raises(ValueError, match="bad.jsonl:2"):
+        JsonlTask(bad).load()
+    with pytest.raises(KeyError, match="lacks the field"):
+        JsonlTask(path).load()
+
+
+def test_arith_task_uses_the_generator_lazily():
+    task = get_task("arith", n=3, seed=1)
+    probs = task.load()
+    assert len(probs) == 3 and all(isinstance(p["question"], str) for p in probs)
+    assert task.score(probs[0], f"Answer: {probs[0]['answer']}")
+    assert "step by step" in task.cot_prompt(probs[0])
+    assert task.parse_judge("correct") is True
