@@ -64,6 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-tokens", type=int, default=DEFAULTS["batch_tokens"])
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    p.add_argument("--checkpoint-every", type=int, default=DEFAULTS["checkpoint_every"])
+    p.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)  # tests: simulate a crash
     p.add_argument("--overwrite", action="store_true", help="replace a finished model in --out")
     p.add_argument("--no-resume", action="store_true", help="ignore OUT/checkpoint and start over")
 
@@ -89,8 +91,16 @@ def run(args: argparse.Namespace) -> int:
         layers=args.layers,
         lr=args.lr,
         batch_tokens=args.batch_tokens,
+        checkpoint_every=args.checkpoint_every,
     )
-    train(out, cfg, data=args.data, threads=args.threads, resume=not args.no_resume)
+    try:
+        train(
+            out, cfg, data=args.data, threads=args.threads, resume=not args.no_resume,
+            stop_after=args.stop_after,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -233,7 +243,14 @@ def plot_loss(history: list[dict], path: Path) -> None:
 # ---------------------------------------------------------------- training
 
 
-def train(out: Path, cfg: dict, data: str | None = None, threads: int = 0, resume: bool = True) -> Path:
+def train(
+    out: Path,
+    cfg: dict,
+    data: str | None = None,
+    threads: int = 0,
+    resume: bool = True,
+    stop_after: int | None = None,
+) -> Path:
     """Run the whole recipe into ``out``; returns ``out``."""
     import torch
     from tqdm import tqdm
@@ -327,6 +344,8 @@ def train(out: Path, cfg: dict, data: str | None = None, threads: int = 0, resum
         bar.set_postfix(loss=f"{loss.item():.4f}")
         if (step + 1) % cfg["checkpoint_every"] == 0 and step + 1 < total:
             _checkpoint(model, opt, ckpt, step + 1, history, time.time() - t0)
+        if stop_after is not None and step + 1 >= stop_after:
+            raise KeyboardInterrupt(f"stopped after step {step + 1} (checkpoint kept in {ckpt})")
     train_seconds = time.time() - t0
 
     model.config.torch_dtype = "float16"
