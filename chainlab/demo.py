@@ -1,0 +1,57 @@
+"""The default strategy comparison on the embedded model (``make demo``).
+
+Runs ``chainlab compare --model chainlab-tiny --task game24 --strategies io,cot,cot-sc,tot
+--limit 100 --out runs/demo``: an interrupted or finished demo continues where it stopped when run
+again (resume semantics), and prints the table and where the plot is. Fails clearly when
+``chainlab-tiny`` is not installed yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["add_arguments", "run", "compare_argv", "DEFAULT_STRATEGIES"]
+
+MODEL = "chainlab-tiny"
+DEFAULT_STRATEGIES = "io,cot,cot-sc,tot"
+DEFAULT_LIMIT = 100
+DEFAULT_OUT = "runs/demo"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``chainlab demo`` (passed through to ``chainlab compare``)."""
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="number of puzzles")
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"output directory ({DEFAULT_OUT})")
+    parser.add_argument("--strategies", default=DEFAULT_STRATEGIES, help="comma-separated")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start over instead of continuing the stored run"
+    )
+
+
+def compare_argv(args: argparse.Namespace) -> list[str]:
+    """The ``chainlab compare`` arguments the demo runs."""
+    argv = ["--model", MODEL, "--task", "game24", "--strategies", args.strategies]
+    argv += ["--limit", str(args.limit), "--out", args.out]
+    argv.append("--overwrite" if getattr(args, "overwrite", False) else "--resume")
+    return argv
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo comparison; 1 when ``chainlab-tiny`` is not installed."""
+    from chainlab.eval import cli_compare
+    from chainlab.models.registry import available
+
+    if MODEL not in available():
+        print(
+            f"error: the embedded model {MODEL!r} is not installed yet (installed models: "
+            f"{', '.join(available()) or 'none'}). Build it with `chainlab train-tiny`, then run "
+            f"`make demo` again.",
+            file=sys.stderr,
+        )
+        return 1
+    parser = argparse.ArgumentParser(prog="chainlab compare")
+    cli_compare.add_arguments(parser)
+    compare_args = parser.parse_args(compare_argv(args))
+    print(f"chainlab demo: chainlab compare {' '.join(compare_argv(args))}", file=sys.stderr)
+    return cli_compare.run(compare_args)

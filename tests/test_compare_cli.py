@@ -1,0 +1,246 @@
+"""``chainlab compare``: bad input gives clear errors (exit 2), a full run on a fake model writes
+every output, Ctrl-C exits 130 with the resume command, resume/overwrite rules; plus the problem
+sets (built-in Game of 24 set, splits, data files) and an integration run on chainlab-tiny."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_compare_fakes import FakeLLM, game24_responder
+
+from chainlab import cli
+from chainlab.eval import cli_compare, models
+from chainlab.eval.datafiles import DataFileError, read_game24_csv
+from chainlab.eval.problems import ProblemSetError, generated_game24, load_problems
+from chainlab.eval.strategies import (
+    GAME24_EXAMPLES,
+    StrategyConfigError,
+    build_strategies,
+    parse_strategy_names,
+    parse_strategy_opts,
+)
+from chainlab.models.registry import available
+from chainlab.tasks.game24_math import check_answer, is_solvable
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(["compare", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    """``--model`` loads a fake Game of 24 solver (io answers are wrong)."""
+    llm = FakeLLM(responder=game24_responder(io_correct=False))
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: llm)
+    monkeypatch.delenv("CHAINLAB_DATA", raising=False)
+    return llm
+
+
+BASE = ("--model", "fake", "--task", "game24", "--no-progress")
+
+
+# ------------------------------------------------------------------ errors
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ("--task", "foo", "--strategies", "io"),
+            "Valid tasks: game24, gsm8k, svamp, arith, jsonl",
+        ),
+        (
+            ("--task", "game24", "--strategies", "io,bogus"),
+            "Unknown strategy 'bogus'. Valid strategies: io",
+        ),
+        (("--task", "game24", "--strategies", "io", "--split", "900:5000"), "out of range"),
+        (("--task", "game24", "--strategies", "io", "--split", "abc"), "START:END"),
+        (("--task", "game24", "--strategies", "io", "--limit", "0"), "--limit must be >= 1"),
+        (
+            ("--task", "game24", "--strategies", "tot", "--strategy-opts", "tot.bb=3"),
+            "Unknown option(s) for tot: bb",
+        ),
+        (("--task", "game24", "--strategies", "tot", "--strategy-opts", "tot.b=0"), "b=0"),
+        (
+            ("--task", "game24", "--strategies", "io", "--strategy-opts", "cot.k=3"),
+            "not one of the strategies",
+        ),
+        (("--task", "arith", "--strategies", "tot"), "search protocol"),
+        (("--task", "jsonl", "--strategies", "io"), "needs --data"),
+        (("--task", "game24", "--strategies", "io", "--resume", "--overwrite"), "contradict"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.delenv("CHAINLAB_DATA", raising=False)
+    code, _, err = run_cli(capsys, "--model", "x", *argv, "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert message in err
+
+
+def test_unknown_model_lists_valid_models(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "--model", "./no/such/model", "--task", "game24",
+                           "--strategies", "io", "--limit", "1", "--out", str(tmp_path))  # fmt: skip
+    assert code == 2 and "does not exist" in err and "chainlab-tiny (" in err
+
+
+def test_packaged_model_not_installed(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("chainlab.models.registry.available", lambda: [])
+    code, _, err = run_cli(capsys, "--model", "chainlab-tiny", "--task", "game24",
+                           "--strategies", "io", "--limit", "1", "--out", str(tmp_path))  # fmt: skip
+    assert code == 2 and "'chainlab-tiny' is not installed" in err
+
+
+def test_jsonl_missing_field_names_line_and_field(capsys, tmp_path):
+    data = tmp_path / "p.jsonl"
+    data.write_text('{"question": "q1", "answer": "1"}\n\n{"question": "q2"}\n')
+    code, _, err = run_cli(capsys, "--model", "x", "--task", "jsonl", "--data", str(data),
+                           "--strategies", "io", "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == 2 and "p.jsonl:3: missing field 'answer'" in err
+
+
+def test_game24_csv_missing_field(tmp_path):
+    bad = tmp_path / "24.csv"
+    bad.write_text("Rank,Numbers\n1,1 1 4 6\n")
+    with pytest.raises(DataFileError, match=r"24.csv:1: missing field 'Puzzles'"):
+        read_game24_csv(bad)
+    bad.write_text("Rank,Puzzles\n1,1 1 4 6\n2,\n3,1 2 x 4\n")
+    with pytest.raises(DataFileError, match=r"24.csv:3: missing field 'Puzzles'"):
+        read_game24_csv(bad)
+
+
+# ------------------------------------------------------------------ problem sets
+
+
+def test_generated_game24_set():
+    probs = generated_game24(100)
+    assert len(probs) == 100 and probs == generated_game24(100)
+    assert len({p["numbers"] for p in probs}) == 100
+    for p in probs:
+        nums = [int(x) for x in p["numbers"].split()]
+        assert len(nums) == 4 and all(1 <= x <= 13 for x in nums) and is_solvable(nums)
+    assert generated_game24(3, start=5) == probs[5:8]
+
+
+def test_game24_default_is_tot_test_split_when_data_is_found(tmp_path, monkeypatch):
+    d = tmp_path / "game24"
+    d.mkdir()
+    rows = "".join(f"{i + 1},1 2 3 {i % 13 + 1}\n" for i in range(1000))
+    (d / "24.csv").write_text("Rank,Puzzles\n" + rows)
+    monkeypatch.setenv("CHAINLAB_DATA", str(tmp_path))
+    ps = load_problems("game24", limit=3)
+    assert [p["id"] for p in ps.problems] == [900, 901, 902] and "ToT test split" in ps.source
+    ps = load_problems("game24", data=str(d / "24.csv"), split="10:20")
+    assert [p["id"] for p in ps.problems] == list(range(10, 20))
+    with pytest.raises(ProblemSetError, match="out of range"):
+        load_problems("game24", split="990:1001")
+    monkeypatch.delenv("CHAINLAB_DATA")
+    assert load_problems("game24", limit=2).problems[0]["id"] == "gen-0"
+
+
+def test_few_shot_game24_examples_are_correct():
+    for ex in GAME24_EXAMPLES:
+        assert check_answer(ex["numbers"], ex["answer"].split(":")[1].split("=")[0])
+
+
+def test_strategy_names_and_opts():
+    assert parse_strategy_names("io, CoT,sc") == ["io", "cot", "cot-sc"]
+    with pytest.raises(StrategyConfigError, match="twice"):
+        parse_strategy_names("io,direct")
+    opts = parse_strategy_opts(['{"cot-sc": {"k": 3}}', "tot.b=2", "tot.method_select=sample"],
+                               ["cot-sc", "tot"])  # fmt: skip
+    assert opts == {"cot-sc": {"k": 3}, "tot": {"b": 2, "method_select": "sample"}}
+    with pytest.raises(StrategyConfigError, match="strategy.option=value"):
+        parse_strategy_opts(["k=3"], ["cot"])
+    llm = FakeLLM(responder=game24_responder())
+    built = build_strategies(
+        ["cot-sc", "tot", "tot-dfs", "verifier", "few-shot", "least-to-most", "io", "cot"], llm,
+        load_problems("game24", limit=1).task,
+        {"cot-sc": {"base.max_new_tokens": 64}, "tot": {"b": 2}},
+    )  # fmt: skip
+    assert built["cot-sc"].k == 10 and built["cot-sc"].base.max_new_tokens == 64
+    assert built["tot"].n_select_sample == 2 and built["tot-dfs"].method == "dfs"
+    assert built["verifier"].k == 5 and len(built["few-shot"].examples) == 3
+
+
+# ------------------------------------------------------------------ full runs on a fake model
+
+
+def test_full_run_writes_outputs_and_refuses_other_settings(capsys, tmp_path, fake_model):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, *BASE, "--strategies", "io,cot,tot", "--limit", "4",
+                                "--strategy-opts", "tot.b=2", "tot.n_evaluate_sample=1",
+                                "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    for name in (
+        "results.jsonl",
+        "run.json",
+        "summary.json",
+        "summary.csv",
+        "accuracy_vs_cost.png",
+    ):
+        assert (out / name).exists(), name
+    assert (out / "accuracy_vs_cost.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Strategy comparison" in stdout and "accuracy_vs_cost.png" in stdout
+    assert len((out / "results.jsonl").read_text().splitlines()) == 12
+    summary = {s["name"]: s for s in json.loads((out / "summary.json").read_text())["strategies"]}
+    assert summary["io"]["accuracy"] == 0.0 and summary["tot"]["accuracy"] == 1.0
+    settings = json.loads((out / "run.json").read_text())["settings"]
+    assert settings["model"] == "fake" and settings["limit"] == 4
+
+    # same settings without --resume: refused; with --resume: nothing to redo
+    code, _, err = run_cli(capsys, *BASE, "--strategies", "io,cot,tot", "--limit", "4",
+                           "--strategy-opts", "tot.b=2", "tot.n_evaluate_sample=1", "--out", str(out))  # fmt: skip
+    assert code == 2 and "--resume" in err
+    n_calls = len(fake_model.calls)
+    code, _, err = run_cli(capsys, *BASE, "--strategies", "io,cot,tot", "--limit", "4",
+                           "--strategy-opts", "tot.b=2", "tot.n_evaluate_sample=1", "--out", str(out),
+                           "--resume")  # fmt: skip
+    assert code == 0 and len(fake_model.calls) == n_calls
+    # different settings: refused even with --resume, naming the difference
+    code, _, err = run_cli(capsys, *BASE, "--strategies", "io,cot", "--limit", "4", "--out",
+                           str(out), "--resume")  # fmt: skip
+    assert code == 2 and "different settings" in err and "strategy_names" in err
+    code, _, err = run_cli(capsys, *BASE, "--strategies", "io", "--limit", "2", "--out", str(out),
+                           "--overwrite")  # fmt: skip
+    assert code == 0 and len((out / "results.jsonl").read_text().splitlines()) == 2
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(capsys, tmp_path, fake_model):
+    fake_model.fail_on, fake_model.fail_with = 2, KeyboardInterrupt
+    out = tmp_path / "run"
+    argv = (*BASE, "--strategies", "io,cot", "--limit", "4", "--batch-size", "2", "--out", str(out))
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 130
+    assert "interrupted: 2 result(s) are saved" in err and "--resume" in err
+    assert "chainlab compare --model fake" in err
+    fake_model.fail_on = None
+    code, _, err = run_cli(capsys, *argv, "--resume")
+    assert code == 0, err
+    lines = (out / "results.jsonl").read_text().splitlines()
+    keys = [(json.loads(x)["problem_id"], json.loads(x)["strategy"]) for x in lines]
+    assert len(keys) == 8 == len(set(keys))
+
+
+def test_llm_failure_exits_1_and_keeps_results(capsys, tmp_path, fake_model):
+    fake_model.fail_on = 2
+    code, _, err = run_cli(capsys, *BASE, "--strategies", "io", "--limit", "4", "--batch-size", "2",
+                           "--out", str(tmp_path))  # fmt: skip
+    assert code == 1 and "fake LLM failure" in err and "--resume" in err
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 2
+
+
+# ------------------------------------------------------------------ integration
+
+
+@pytest.mark.skipif("chainlab-tiny" not in available(), reason="chainlab-tiny is not installed")
+def test_compare_cli_on_chainlab_tiny(capsys, tmp_path):
+    code, stdout, err = run_cli(capsys, "--model", "chainlab-tiny", "--task", "game24",
+                                "--strategies", "io,cot", "--limit", "3", "--no-progress",
+                                "--out", str(tmp_path))  # fmt: skip
+    assert code == 0, err
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 6
+    assert (tmp_path / "accuracy_vs_cost.png").exists()
+    assert cli_compare.EXIT_OK == 0
