@@ -360,3 +360,159 @@ def test_tot_sequential_custom_templates_and_errors():
     with pytest.raises(StrategyError) as info:
         bad.invoke({"problem": "P"})
     assert info.value.trace.stages() == ["solutions"]
+
+
+# ------------------------------------------------------------------ static expansion / compose_answer
+
+
+class StaticCountTo(CountTo):
+    """CountTo whose state 2 expands without the LLM (to 4), and whose state 1 breaks the hook."""
+
+    def static_expansion(self, problem, state):
+        if state == 2:
+            return Expansion(children=[4, 4])
+        if state == 1:
+            raise RuntimeError("hook bug")
+        return None
+
+
+def test_static_expansion_hook_runs_before_any_llm_call_and_is_traced():
+    llm = RecordingLLM(responder=lambda p, j: "1 2" if p.startswith("propose") else "1")
+    s = tot_search(llm, task="qa", search_task=StaticCountTo(), n_evaluate_sample=1, b=2)
+    r = s.invoke({"question": "count", "target": 4})
+    assert r.answer == "4"
+    sent = [p for c in llm.calls for p in c["prompts"]]
+    assert "propose from 0" in sent
+    assert "propose from 2" not in sent and "propose from 1" not in sent  # never asked the LLM
+    composes = r.trace.by_stage("compose")
+    assert len(composes) == 2 and all(c.prompt is None for c in composes)
+    by_state = {r.trace[c.parent].data["state"]: c for c in composes}
+    ok, broken = by_state["2"], by_state["1"]
+    assert ok.data["states"] == ["4"] and ok.data["error"] is None and ok.data["level"] == 2
+    kids = [n for n in r.trace.by_stage("node") if n.data.get("from_event") == ok.id]
+    assert [k.data["state"] for k in kids] == ["4"] and kids[0].parent == ok.parent
+    assert broken.data["states"] == [] and "hook bug" in broken.data["errors"][0]
+    assert broken.data["error"] == "no state composed"
+    assert composes[0] not in r.trace.llm_events()
+
+
+def test_base_search_task_has_no_static_expansion():
+    assert SearchTask().static_expansion({}, 0) is None
+    assert SearchTask().max_new_tokens("propose", {}, 0) is None
+
+
+def test_compose_answer_writes_the_answer_from_the_validated_steps():
+    # the model reaches 24 with valid steps but writes a wrong Answer line
+    llm = RecordingLLM(responder=game24_oracle(wrong_answer=True))
+    paper = tot_search(llm, "game24", b=2, n_evaluate_sample=1).invoke("4 5 6 10")
+    assert paper.correct is False and paper.answer == "1 + 2 + 3 + 4"
+    assert "compose" not in paper.trace.stages()
+    assert call_kinds(llm)[-2:] == ["cot", "judge"]
+
+    llm = RecordingLLM(responder=game24_oracle(wrong_answer=True))
+    s = tot_search(
+        llm, "game24", b=2, n_evaluate_sample=1, search_options={"compose_answer": True}
+    )
+    r = s.invoke("4 5 6 10")
+    assert r.correct is True and r.answer != "1 + 2 + 3 + 4"
+    # levels 1-3 as before; level 4 needs no LLM call at all (no CoT prompt, no judge)
+    assert call_kinds(llm) == ["propose", "value", "propose", "value", "propose"]
+    assert r.extra["llm_calls"] == 5
+    composes = r.trace.by_stage("compose")
+    assert composes and all(c.data["level"] == 4 for c in composes)
+    finals = [n for n in r.trace.by_stage("node") if n.data["final"]]
+    assert finals and all(n.data["value_source"] == "static" for n in finals)
+    assert all(r.trace[n.data["from_event"]].stage == "compose" for n in finals)
+    assert all(c["data"]["correct"] for c in r.extra["finals"])
+    assert f"Answer: {r.answer} = 24" in r.trace.render()
+
+
+def test_compose_answer_in_dfs_and_batches():
+    llm = RecordingLLM(responder=game24_oracle(wrong_answer=True))
+    s = tot_search(
+        llm, "game24", method="dfs", n_evaluate_sample=1, search_options={"compose_answer": True}
+    )
+    r = s.invoke("4 5 6 10")
+    assert r.correct is True and r.extra["accepted"] is True and "cot" not in call_kinds(llm)
+    llm = RecordingLLM(responder=game24_oracle(max_proposals=2, wrong_answer=True))
+    s = tot_search(llm, "game24", b=1, n_evaluate_sample=1, search_options={"compose_answer": True})
+    rs = s.batch(["4 5 6 10", "1 1 4 6"])
+    assert all(x.correct for x in rs) and len(llm.calls) == 5
+
+
+def test_search_options_are_checked():
+    llm = FakeListLLM(responses=["x"])
+    with pytest.raises(ValueError, match="Invalid search_options"):
+        tot_search(llm, "game24", search_options={"compose": True}).invoke("4 5 6 10")
+    with pytest.raises(ValueError, match="not both"):
+        tot_search(
+            llm, "qa", search_task=CountTo(), search_options={"compose_answer": True}
+        ).invoke({"question": "q", "target": 1})
+    with pytest.raises(ValueError, match="compose_answer must be true or false"):
+        tot_search(llm, "game24", search_options={"compose_answer": "yes"}).invoke("4 5 6 10")
+
+
+# ------------------------------------------------------------------ completion lengths / new output formats
+
+
+def max_tokens_by_kind(llm: RecordingLLM) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for k, call in zip(call_kinds(llm), llm.calls, strict=True):
+        out.setdefault(k, set()).add(call["kwargs"]["max_new_tokens"])
+    return out
+
+
+def test_search_sends_the_completion_lengths_the_game24_prompts_need():
+    llm = RecordingLLM(responder=game24_oracle())
+    tot_search(llm, "game24", b=2, n_evaluate_sample=1).invoke("4 5 6 10")
+    lengths = max_tokens_by_kind(llm)
+    assert min(lengths["propose"]) >= 400  # every whole-number move: up to ~25 lines
+    assert min(lengths["value"]) >= 160  # a worked check, then sure/impossible
+    assert lengths["cot"] == {100} and lengths["judge"] == {128}
+    # explicit settings win; value falls back to max_new_tokens when only that is set
+    llm = RecordingLLM(responder=game24_oracle())
+    tot_search(
+        llm, "game24", b=1, n_evaluate_sample=1, max_new_tokens=64, value_max_new_tokens=8
+    ).invoke("4 5 6 10")
+    lengths = max_tokens_by_kind(llm)
+    assert lengths["propose"] == lengths["cot"] == {64}
+    assert lengths["value"] == lengths["judge"] == {8}
+    llm = RecordingLLM(responder=lambda p, j: "1 2" if p.startswith("propose") else "1")
+    tot_search(llm, "qa", search_task=CountTo(), n_evaluate_sample=1, max_new_tokens=30).invoke(
+        {"question": "q", "target": 2}
+    )
+    assert {c["kwargs"]["max_new_tokens"] for c in llm.calls} == {30}
+    llm = RecordingLLM(responder=lambda p, j: "1 2" if p.startswith("propose") else "1")
+    tot_search(llm, "qa", search_task=CountTo(), n_evaluate_sample=1).invoke(
+        {"question": "q", "target": 2}
+    )
+    assert {c["kwargs"]["max_new_tokens"] for c in llm.calls} == {256}
+
+
+def test_worked_value_checks_and_long_proposal_lists_are_read():
+    """The new chainlab-tiny formats: value = a short worked check ending in ``sure`` or
+    ``impossible``; propose = every whole-number move (up to ~25 lines for 4 numbers)."""
+    worked = {
+        True: "6: need 30 18 144 4 | 9 10 -> 19 1 90 | no\n9: need 33 15 216 | 6 10 -> 16 4 60 | no\n"
+        "10: need 34 14 240 | 6 9 -> 15 3 54 | no\nsure",
+        False: "1: need 25 23 24 | 1 1 -> 2 0 1 | no\nimpossible",
+    }
+
+    def respond(prompt: str, j: int) -> str:
+        if g24.VALUE_INSTRUCTION in prompt:
+            nums = prompt.split("Input: ")[-1].split("[/INST]")[0]
+            from chainlab.tasks.game24_math import parse_numbers
+
+            return worked[is_solvable(parse_numbers(nums))]
+        return game24_oracle(max_proposals=100)(prompt, j)
+
+    llm = RecordingLLM(responder=respond)
+    r = tot_search(llm, "game24", b=5, n_evaluate_sample=1, steps=1).invoke("4 5 6 10")
+    whole = [s for s in next_steps((4, 5, 6, 10)) if s.result.denominator == 1]
+    kids = [n for n in r.trace.by_stage("node") if n.data["depth"] == 1]
+    assert len(kids) >= len(whole) >= 15
+    labels = {lab for n in kids for lab in n.data["labels"] if n.data.get("labels")}
+    assert labels == {"sure", "impossible"}
+    for n in kids:
+        want = 20.0 if n.data["labels"] == ["sure"] else 0.001
+        assert n.data["value"] == pytest.approx(want)

@@ -21,6 +21,7 @@ from chainlab.eval.strategies import (
     parse_strategy_opts,
 )
 from chainlab.models.registry import available
+from chainlab.prompts import game24 as g24
 from chainlab.tasks.game24_math import check_answer, is_solvable
 
 
@@ -30,12 +31,22 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+def hide_data(monkeypatch, tmp_path) -> None:
+    """No benchmark data anywhere: no $CHAINLAB_DATA and no ../shared/data beside the repo."""
+    monkeypatch.delenv("CHAINLAB_DATA", raising=False)
+    monkeypatch.setattr("chainlab.tasks.data.SHARED_DATA", tmp_path / "no-shared-data")
+
+
 @pytest.fixture
-def fake_model(monkeypatch):
+def no_data(monkeypatch, tmp_path) -> None:
+    hide_data(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def fake_model(monkeypatch, no_data):
     """``--model`` loads a fake Game of 24 solver (io answers are wrong)."""
     llm = FakeLLM(responder=game24_responder(io_correct=False))
     monkeypatch.setattr(models, "load_model", lambda *a, **k: llm)
-    monkeypatch.delenv("CHAINLAB_DATA", raising=False)
     return llm
 
 
@@ -73,8 +84,7 @@ BASE = ("--model", "fake", "--task", "game24", "--no-progress")
         (("--task", "game24", "--strategies", "io", "--resume", "--overwrite"), "contradict"),
     ],
 )
-def test_bad_input_exits_2_with_a_clear_message(capsys, tmp_path, monkeypatch, argv, message):
-    monkeypatch.delenv("CHAINLAB_DATA", raising=False)
+def test_bad_input_exits_2_with_a_clear_message(capsys, tmp_path, no_data, argv, message):
     code, _, err = run_cli(capsys, "--model", "x", *argv, "--out", str(tmp_path / "o"))
     assert code == 2
     assert message in err
@@ -136,8 +146,28 @@ def test_game24_default_is_tot_test_split_when_data_is_found(tmp_path, monkeypat
     assert [p["id"] for p in ps.problems] == list(range(10, 20))
     with pytest.raises(ProblemSetError, match="out of range"):
         load_problems("game24", split="990:1001")
-    monkeypatch.delenv("CHAINLAB_DATA")
+    hide_data(monkeypatch, tmp_path)
     assert load_problems("game24", limit=2).problems[0]["id"] == "gen-0"
+
+
+def test_game24_default_falls_back_to_shared_data_beside_the_repo(tmp_path, monkeypatch):
+    # one data-dir finder (chainlab.tasks.data): $CHAINLAB_DATA, then ../shared/data
+    shared = tmp_path / "shared"
+    (shared / "game24").mkdir(parents=True)
+    rows = "".join(f"{i + 1},1 1 4 {i % 13 + 1}\n" for i in range(1000))
+    (shared / "game24" / "24.csv").write_text("Rank,Puzzles\n" + rows)
+    monkeypatch.setattr("chainlab.tasks.data.SHARED_DATA", shared)
+    monkeypatch.delenv("CHAINLAB_DATA", raising=False)
+    ps = load_problems("game24", limit=2)
+    assert [p["id"] for p in ps.problems] == [900, 901] and str(shared) in ps.source
+    # $CHAINLAB_DATA without game24/ falls through to ../shared/data; with it, it wins
+    other = tmp_path / "env"
+    other.mkdir()
+    monkeypatch.setenv("CHAINLAB_DATA", str(other))
+    assert str(shared) in load_problems("game24", limit=1).source
+    (other / "game24").mkdir()
+    (other / "game24" / "24.csv").write_text("Rank,Puzzles\n" + rows)
+    assert str(other) in load_problems("game24", limit=1).source
 
 
 def test_few_shot_game24_examples_are_correct():
@@ -244,3 +274,132 @@ def test_compare_cli_on_chainlab_tiny(capsys, tmp_path):
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 6
     assert (tmp_path / "accuracy_vs_cost.png").exists()
     assert cli_compare.EXIT_OK == 0
+
+
+# ------------------------------------------------------------------ tot vs tot-paper, CLI defaults
+
+
+def wrong_answer_line_model(monkeypatch) -> FakeLLM:
+    """A Game of 24 model that reaches 24 with valid steps but writes wrong Answer lines."""
+    solver = game24_responder()
+
+    def respond(prompt: str, j: int) -> str:
+        if g24.COT_INSTRUCTION in prompt:
+            return "Answer: 1 + 1 = 24"
+        return solver(prompt, j)
+
+    llm = FakeLLM(responder=respond)
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: llm)
+    return llm
+
+
+def test_tot_and_tot_paper_strategies():
+    task = load_problems("game24", limit=1).task
+    llm = FakeLLM(responder=game24_responder())
+    built = build_strategies(["tot", "tot-paper"], llm, task)
+    tot, paper = built["tot"], built["tot-paper"]
+    assert tot.search_options == {"compose_answer": True} and tot.n_select_sample == 5
+    assert paper.search_options == {"compose_answer": False} and paper.n_select_sample == 5
+    assert tot.method == paper.method == "bfs"
+    assert tot._search_task().compose_answer and not paper._search_task().compose_answer
+    assert parse_strategy_names("tot_paper,tot-bfs") == ["tot-paper", "tot"]
+    # a dict option is merged into the dict default; compose_answer can be switched off
+    opts = parse_strategy_opts(['tot.search_options={"propose_max_new_tokens": 600}'], ["tot"])
+    st = build_strategies(["tot"], llm, task, opts)["tot"]._search_task()
+    assert st.compose_answer and st.propose_max_new_tokens == 600
+    opts = parse_strategy_opts(['tot.search_options={"compose_answer": false}'], ["tot"])
+    assert not build_strategies(["tot"], llm, task, opts)["tot"]._search_task().compose_answer
+    with pytest.raises(StrategyConfigError, match="Invalid search_options"):
+        build_strategies(["tot"], llm, task, {"tot": {"search_options": {"bogus": 1}}})
+
+
+def test_harness_completion_lengths_for_game24():
+    task = load_problems("game24", limit=1).task
+    built = build_strategies(["io", "cot", "cot-sc", "verifier", "tot"], FakeLLM(responder=str),
+                             task)  # fmt: skip
+    assert built["io"].max_new_tokens == 48 and built["cot"].max_new_tokens == 100
+    assert built["cot-sc"].base.max_new_tokens == built["verifier"].base.max_new_tokens == 100
+    st = built["tot"]._search_task()
+    assert st.propose_max_new_tokens >= 400 and st.value_max_new_tokens >= 160
+    opts = parse_strategy_opts(["cot.max_new_tokens=64"], ["cot"])
+    assert build_strategies(["cot"], FakeLLM(responder=str), task, opts)["cot"].max_new_tokens == 64
+
+
+def test_cli_tot_composes_answers_and_tot_paper_uses_the_models(capsys, tmp_path, monkeypatch,
+                                                                no_data):  # fmt: skip
+    llm = wrong_answer_line_model(monkeypatch)
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, *BASE, "--strategies", "tot,tot-paper", "--limit", "2",
+                                "--strategy-opts", "tot.b=2", "tot-paper.b=2",
+                                "tot.n_evaluate_sample=1", "tot-paper.n_evaluate_sample=1",
+                                "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    summary = {s["name"]: s for s in json.loads((out / "summary.json").read_text())["strategies"]}
+    assert summary["tot"]["accuracy"] == 1.0 and summary["tot-paper"]["accuracy"] == 0.0
+    records = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    tot_rec = next(r for r in records if r["strategy"] == "tot")
+    assert "compose" in {e["stage"] for e in tot_rec["trace"]}
+    settings = json.loads((out / "run.json").read_text())["settings"]
+    assert "compose_answer" in json.dumps(settings)
+    # the same through --strategy-opts on plain tot
+    code, _, err = run_cli(capsys, *BASE, "--strategies", "tot", "--limit", "2",
+                           "--strategy-opts", 'tot.search_options={"compose_answer": false}',
+                           "tot.b=2", "tot.n_evaluate_sample=1",
+                           "--out", str(tmp_path / "paper"))  # fmt: skip
+    assert code == 0, err
+    summary = json.loads((tmp_path / "paper" / "summary.json").read_text())["strategies"]
+    assert summary[0]["accuracy"] == 0.0
+    n = len(llm.calls)
+    code, _, err = run_cli(capsys, *BASE, "--strategies", "tot", "--limit", "2",
+                           "--strategy-opts", 'tot.search_options={"compose_answer": true}',
+                           "tot.b=2", "tot.n_evaluate_sample=1",
+                           "--out", str(tmp_path / "composed"))  # fmt: skip
+    assert code == 0, err
+    summary = json.loads((tmp_path / "composed" / "summary.json").read_text())["strategies"]
+    assert summary[0]["accuracy"] == 1.0
+    assert not any(g24.COT_INSTRUCTION in p for c in llm.calls[n:] for p in c)
+
+
+def test_cli_bad_search_options_exit_2(capsys, tmp_path, no_data):
+    code, _, err = run_cli(capsys, "--model", "x", "--task", "game24", "--strategies", "tot",
+                           "--strategy-opts", 'tot.search_options={"compose": true}',
+                           "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == 2 and "Invalid search_options" in err
+
+
+def test_batch_size_defaults_to_25():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli_compare.add_arguments(parser)
+    args = parser.parse_args(["--model", "m", "--task", "game24", "--strategies", "io",
+                              "--out", "o"])  # fmt: skip
+    assert args.batch_size == 25 == cli_compare.DEFAULT_BATCH_SIZE
+
+
+def test_tables_are_120_columns_wide_when_stdout_is_not_a_tty(capsys, fake_model, tmp_path):
+    import io
+
+    from chainlab.eval.table import PIPE_WIDTH, make_console
+
+    assert PIPE_WIDTH == 120 and make_console(io.StringIO()).width == 120
+    code, stdout, err = run_cli(capsys, *BASE, "--strategies", "io,cot", "--limit", "2",
+                                "--out", str(tmp_path / "o"))  # fmt: skip
+    assert code == 0, err
+    widths = [len(line) for line in stdout.splitlines() if "│" in line or "┃" in line]
+    assert widths and max(widths) > 80 and max(widths) <= 120
+    header = next(line for line in stdout.splitlines() if "strategy" in line and "accuracy" in line)
+    assert "s/pb" in header and "done" in header  # every column on one line, none wrapped
+
+
+def test_python_dash_m_chainlab(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "chainlab", "compare", "--help"],
+                          capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "--strategies" in proc.stdout and "--batch-size" in proc.stdout
+    assert "tot-paper" in proc.stdout and "default 25" in proc.stdout

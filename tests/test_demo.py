@@ -30,3 +30,45 @@ def test_demo_defaults():
     argv = demo.compare_argv(parser.parse_args([]))
     assert argv == ["--model", "chainlab-tiny", "--task", "game24", "--strategies",
                     "io,cot,cot-sc,tot", "--limit", "100", "--out", "runs/demo", "--resume"]  # fmt: skip
+
+
+def test_demo_paper_option_adds_tot_paper():
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    argv = demo.compare_argv(parser.parse_args(["--paper"]))
+    assert argv[argv.index("--strategies") + 1] == "io,cot,cot-sc,tot,tot-paper"
+    argv = demo.compare_argv(parser.parse_args(["--paper", "--strategies", "tot,tot-paper"]))
+    assert argv[argv.index("--strategies") + 1] == "tot,tot-paper"
+
+
+def test_demo_prints_the_table_and_the_plot_path(capsys, monkeypatch, tmp_path):
+    from test_compare_fakes import FakeLLM, game24_responder
+
+    from chainlab.eval import models
+
+    monkeypatch.setattr("chainlab.models.registry.available", lambda: ["chainlab-tiny"])
+    monkeypatch.setattr(models, "check_model", lambda model: None)
+    llm = FakeLLM(responder=game24_responder())
+    loaded: list[str] = []
+    monkeypatch.setattr("chainlab.llms.load_llm", lambda m, **k: loaded.append(m) or llm)
+    monkeypatch.delenv("CHAINLAB_DATA", raising=False)
+    monkeypatch.setattr("chainlab.tasks.data.SHARED_DATA", tmp_path / "no-data")
+    out = tmp_path / "demo"
+    argv = ["demo", "--limit", "2", "--out", str(out), "--strategies", "io,cot,tot", "--paper"]
+    assert cli.main(argv) == 0
+    stdout = capsys.readouterr().out
+    assert loaded == ["chainlab-tiny"]
+    assert "Strategy comparison" in stdout and "tot-paper" in stdout
+    assert f"plot:    {out / 'accuracy_vs_cost.png'}" in stdout
+    assert (out / "accuracy_vs_cost.png").exists()
+    # a second run continues the stored run (nothing to redo) and prints the table again
+    n = len(llm.calls)
+    assert cli.main(argv) == 0 and len(llm.calls) == n
+    assert "Strategy comparison" in capsys.readouterr().out
+
+
+def test_demo_failure_message_says_what_to_do(capsys, monkeypatch):
+    monkeypatch.setattr("chainlab.models.registry.available", lambda: [])
+    assert cli.main(["demo", "--paper"]) == 1
+    err = capsys.readouterr().err
+    assert "chainlab train-tiny" in err and "make demo" in err and "--model PATH" in err

@@ -165,3 +165,85 @@ def test_arith_task_uses_the_generator_lazily():
     assert task.score(probs[0], f"Answer: {probs[0]['answer']}")
     assert "step by step" in task.cot_prompt(probs[0])
     assert task.parse_judge("correct") is True
+
+
+# ---------------------------------------------------------------- one data-dir finder
+
+
+def test_data_finder_order_env_then_shared(tmp_path, monkeypatch):
+    from chainlab.tasks import data
+
+    shared, env = tmp_path / "shared", tmp_path / "env"
+    (shared / "game24").mkdir(parents=True)
+    (shared / "game24" / "24.csv").write_text("Rank,Puzzles\n1,1 1 4 6\n")
+    (env / "gsm8k").mkdir(parents=True)
+    (env / "gsm8k" / "test.jsonl").write_text('{"question": "q", "answer": "#### 1"}\n')
+    monkeypatch.setattr(data, "SHARED_DATA", shared)
+    monkeypatch.delenv("CHAINLAB_DATA", raising=False)
+    assert data.data_dirs() == [shared] and data.data_dir() == shared
+    monkeypatch.setenv("CHAINLAB_DATA", str(env))
+    assert data.data_dirs() == [env, shared] and data.data_dir() == env
+    assert data.find_data_file("gsm8k", "test.jsonl") == env / "gsm8k" / "test.jsonl"
+    assert data.find_data_file("game24", "24.csv") == shared / "game24" / "24.csv"  # falls through
+    assert data.find_data_file("svamp", "SVAMP.json") is None
+    with pytest.raises(FileNotFoundError, match="CHAINLAB_DATA") as info:
+        data.data_path("svamp", "SVAMP.json")
+    assert str(env / "svamp" / "SVAMP.json") in str(info.value)
+    assert str(shared / "svamp" / "SVAMP.json") in str(info.value)
+    assert data.data_dirs(tmp_path / "x") == [tmp_path / "x"]  # an explicit root only
+    # the tasks read through it
+    assert get_task("game24").load("all")[0]["numbers"] == "1 1 4 6"
+    assert get_task("gsm8k").load()[0]["answer"] == "1"
+
+
+# ---------------------------------------------------------------- completion lengths, compose_answer
+
+
+def test_game24_completion_lengths_reach_the_strategies():
+    from langchain_core.language_models.fake import FakeListLLM
+
+    from chainlab.chains import chain_of_thought, direct, few_shot
+
+    llm = FakeListLLM(responses=["x"])
+    assert direct(llm, "game24").max_new_tokens == 48
+    assert few_shot(llm, examples=[{"question": "1 2 3 4", "answer": "x"}],
+                    task="game24").max_new_tokens == 48  # fmt: skip
+    assert chain_of_thought(llm, "game24").max_new_tokens == 100
+    assert chain_of_thought(llm, "game24", max_new_tokens=300).max_new_tokens == 300
+    cot = chain_of_thought(llm, "game24", max_new_tokens=300)
+    assert "max_new_tokens" in cot.model_fields_set
+    assert "max_new_tokens" not in chain_of_thought(llm, "game24").model_fields_set
+    assert chain_of_thought(llm, "gsm8k").max_new_tokens == 256  # no hint: the generic default
+    st = Game24SearchTask()
+    p = {"numbers": "4 5 6 10"}
+    root = st.root(p)
+    s3 = st.parse_proposals(p, root, "4 * 6 = 24 (left: 5 10 24)").children[0]
+    assert st.max_new_tokens("propose", p, root) >= 400
+    assert st.max_new_tokens("value", p, s3) >= 160
+    last = Game24State((), (st.root({"numbers": "24"}).left[0],))
+    assert st.max_new_tokens("propose", p, last) == 100 == st.max_new_tokens("sample", p, root)
+    fin = Game24State((), last.left, "4 * 6")
+    assert st.max_new_tokens("value", p, fin) == 128 and st.max_new_tokens("vote", p, root) is None
+
+
+def test_game24_compose_answer_static_expansion():
+    p = {"numbers": "4 5 6 10"}
+    paper, composing = Game24SearchTask(), Game24SearchTask(compose_answer=True)
+    state = composing.root(p)
+    for line in ("10 - 4 = 6 (left: 5 6 6)", "5 * 6 = 30 (left: 6 30)", "30 - 6 = 24 (left: 24)"):
+        state = composing.parse_proposals(p, state, line).children[0]
+    assert paper.static_expansion(p, state) is None  # the model writes it (paper)
+    exp = composing.static_expansion(p, state)
+    (fin,) = exp.children
+    assert fin.composed and fin.answer == "(5 * (10 - 4)) - 6" and not exp.errors
+    assert composing.is_final(p, fin) and composing.score(p, fin.answer)
+    assert fin.text().endswith("Answer: (5 * (10 - 4)) - 6 = 24")
+    assert composing.value_prompt(p, fin) is None  # correct by construction: no judge call
+    assert composing.static_value(p, fin, 3) == 60.0
+    assert composing.static_expansion(p, composing.root(p)) is None  # not at 24 yet
+    assert composing.static_expansion(p, fin) is None  # already final
+    dead = Game24State(state.steps[:2], (st_num := state.steps[1].result,))
+    assert st_num != 24 and composing.static_expansion(p, dead) is None
+    bad = composing.static_expansion({"numbers": "1 2 3 4"}, state)  # steps of another puzzle
+    assert bad is not None and not bad.children and "cannot compose" in bad.errors[0]
+    assert "compose_answer=True" in repr(composing)

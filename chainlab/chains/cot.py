@@ -35,8 +35,12 @@ class ChainOfThought(FewShot):
         extract_max_new_tokens: completion length of the extraction stage.
         output_key: few-shot example key holding the rationale (falls back to ``rationale``,
             ``solution``, ``answer``).
+
+    ``max_new_tokens`` (the reasoning stage) defaults to the task's ``completion_lengths["cot"]``
+    (Game of 24: 100), else 256.
     """
 
+    length_key = "cot"
     mode: Mode = "auto"
     trigger: str = COT_TRIGGER
     answer_trigger: str | None = None

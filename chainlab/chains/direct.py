@@ -56,8 +56,12 @@ class Generator(Strategy):
 
 
 class Direct(Generator):
-    """Direct (IO) prompting: the task's direct prompt, or ``prompt`` (template or function)."""
+    """Direct (IO) prompting: the task's direct prompt, or ``prompt`` (template or function).
 
+    ``max_new_tokens`` defaults to the task's ``completion_lengths["direct"]`` (Game of 24: 48).
+    """
+
+    length_key = "direct"
     prompt: Any = None
 
     def build_prompt(self, problem: dict[str, Any]) -> str:

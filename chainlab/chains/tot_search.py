@@ -16,9 +16,19 @@ DFS expands the best child first, prunes children whose value is below ``value_t
 backtracks when a subtree holds no accepted final state; it stops after ``n_solutions`` accepted
 finals or ``max_visits`` expansions (one proposal call and one value call per expansion).
 
+Before any prompt is built, the search task's ``static_expansion(problem, state)`` may expand a
+state without the LLM (Game of 24 with ``compose_answer=True``: the answer line of a state that
+reached 24, written from its validated steps); such expansions are ``compose`` events.
+
+Completion lengths: each batched call is sent with the largest ``max_new_tokens`` that the search
+task says its prompts need (``SearchTask.max_new_tokens(stage, problem, state)``; Game of 24: 512
+for proposals, 192 for values, 100 for the answer line, 128 for the judge), unless the strategy's
+``max_new_tokens`` (generation) / ``value_max_new_tokens`` (value, vote) are set.
+
 The trace has a ``node`` event per state (``parent`` = parent node, ``data``: state, depth, value,
-selected, final, answer) and ``propose``/``sample``/``value``/``vote`` events for every completion
-(``parent`` = the node they are about); ``Trace.render()`` draws the tree.
+selected, final, answer) and ``propose``/``sample``/``compose``/``value``/``vote`` events for every
+completion or static expansion (``parent`` = the node they are about); ``Trace.render()`` draws
+the tree.
 """
 
 from __future__ import annotations
@@ -31,7 +41,10 @@ from chainlab.chains.base import Outcome, Run, Strategy, check_positive
 from chainlab.chains.result import Candidate
 from chainlab.tasks.search import Expansion, SearchTask, ValueReading
 
-__all__ = ["TotSearch", "tot_search"]
+__all__ = ["TotSearch", "tot_search", "DEFAULT_MAX_NEW_TOKENS"]
+
+#: completion length when neither the strategy nor the search task sets one
+DEFAULT_MAX_NEW_TOKENS = 256
 
 
 @dataclass(eq=False)
@@ -62,9 +75,16 @@ class TotSearch(Strategy):
         value_threshold: DFS prunes children valued below it (summed value).
         max_visits: DFS expansion budget per problem.
         n_solutions: DFS stops after this many accepted final states.
-        search_task: the protocol (default: ``task.search_task()``).
+        search_task: the protocol (default: ``task.search_task(**search_options)``).
+        search_options: keyword arguments of ``task.search_task`` (Game of 24:
+            ``{"compose_answer": True}`` writes the answer from the validated steps, see
+            :class:`~chainlab.tasks.game24.Game24SearchTask`); not combinable with
+            ``search_task``.
         propose_temperature / sample_temperature / value_temperature: decoding temperatures.
-        value_max_new_tokens: completion length of value/vote prompts (default: ``max_new_tokens``).
+        max_new_tokens: completion length of propose/sample prompts (default None: what the
+            search task says its prompts need, else 256).
+        value_max_new_tokens: completion length of value/vote prompts (default None: what the
+            search task says, else ``max_new_tokens``, else 256).
     """
 
     method: Literal["bfs", "dfs"] = "bfs"
@@ -79,9 +99,11 @@ class TotSearch(Strategy):
     max_visits: int = 100
     n_solutions: int = 1
     search_task: Any = None
+    search_options: dict[str, Any] | None = None
     propose_temperature: float = 0.0
     sample_temperature: float = 0.7
     value_temperature: float = 0.7
+    max_new_tokens: int | None = None
     value_max_new_tokens: int | None = None
 
     # ------------------------------------------------------------------ setup
@@ -111,7 +133,23 @@ class TotSearch(Strategy):
         check_positive(steps=self._search_task().steps if self.steps is None else self.steps)
 
     def _search_task(self) -> SearchTask:
-        return self.search_task if self.search_task is not None else self.task.search_task()
+        if self.search_task is not None:
+            if self.search_options:
+                raise ValueError(
+                    "Give search_options or a search_task, not both (search_options are the "
+                    "arguments of task.search_task())."
+                )
+            return self.search_task
+        options = dict(self.search_options or {})
+        try:
+            return self.task.search_task(**options)
+        except TypeError as exc:
+            if not options:
+                raise
+            raise ValueError(
+                f"Invalid search_options {options} for task {getattr(self.task, 'name', '?')!r}: "
+                f"{exc}"
+            ) from None
 
     # ------------------------------------------------------------------ run
     def _run(self, run: Run) -> list[Outcome]:
@@ -174,6 +212,10 @@ class _Search:
         children: dict[int, list[_Node]] = {id(n): [] for n in nodes}
         for node in nodes:
             problem = run.problems[node.problem]
+            static = self._static_expansion(problem, node)
+            if static is not None:  # expanded without the LLM
+                self._add_static_children(node, static, level, children[id(node)])
+                continue
             try:
                 prompt = (st.sample_prompt if sample else st.propose_prompt)(problem, node.state)
             except Exception as exc:  # a task bug must not lose the run
@@ -186,11 +228,14 @@ class _Search:
         if not prompts:
             return [children[id(n)] for n in nodes]
         plist = list(prompts)
-        if sample:
-            params = cfg.params(cfg.n_generate_sample, cfg.sample_temperature)
-        else:
-            params = cfg.params(1, cfg.propose_temperature)
         stage = "sample" if sample else "propose"
+        max_tokens = cfg.max_new_tokens
+        if max_tokens is None:
+            max_tokens = self._needed_tokens(stage, prompts.values()) or DEFAULT_MAX_NEW_TOKENS
+        if sample:
+            params = cfg.params(cfg.n_generate_sample, cfg.sample_temperature, max_tokens)
+        else:
+            params = cfg.params(1, cfg.propose_temperature, max_tokens)
         texts, call = run.complete(cfg.llm, plist, params, f"{stage}[level {level}]")
         for prompt, outs in zip(plist, texts, strict=True):
             for k, node in enumerate(prompts[prompt]):
@@ -223,6 +268,60 @@ class _Search:
                             )
                         )
         return [children[id(n)] for n in nodes]
+
+    def _static_expansion(self, problem: dict[str, Any], node: _Node) -> Expansion | None:
+        try:
+            return self.st.static_expansion(problem, node.state)
+        except Exception as exc:  # a task bug must not lose the run: a dead end, traced
+            return Expansion(errors=[f"static expansion failed: {type(exc).__name__}: {exc}"])
+
+    def _add_static_children(
+        self, node: _Node, exp: Expansion, level: int, out: list[_Node]
+    ) -> None:
+        """Trace a static expansion as a ``compose`` event and add its (distinct) children."""
+        st = self.st
+        kids: list[Any] = []
+        seen: set[Any] = set()
+        for child_state in exp.children:
+            key = st.state_key(child_state)
+            if key not in seen:
+                seen.add(key)
+                kids.append(child_state)
+        ev = self.run.traces[node.problem].add(
+            "compose",
+            parent=node.event,
+            level=level,
+            states=[st.describe(c) for c in kids],
+            errors=exp.errors,
+            error=None if kids else "no state composed",
+        )
+        for child_state in kids:
+            out.append(
+                self.new_node(node.problem, child_state, node.depth + 1, node, from_event=ev.id)
+            )
+
+    def _needed_tokens(self, stage: str, groups: Any) -> int | None:
+        """The largest completion length the search task wants for the prompts of ``groups``
+        (lists of nodes sharing a prompt), None when it states none."""
+        best: int | None = None
+        for group in groups:
+            node = group[0]
+            try:
+                n = self.st.max_new_tokens(stage, self.run.problems[node.problem], node.state)
+            except Exception:
+                n = None
+            if n is not None and (best is None or n > best):
+                best = int(n)
+        return best
+
+    def _value_tokens(self, stage: str, groups: Any) -> int:
+        cfg = self.cfg
+        if cfg.value_max_new_tokens is not None:
+            return cfg.value_max_new_tokens
+        needed = self._needed_tokens(stage, groups)
+        if needed is not None:
+            return needed
+        return cfg.max_new_tokens if cfg.max_new_tokens is not None else DEFAULT_MAX_NEW_TOKENS
 
     def _parse(self, fn: Any, problem: dict[str, Any], node: _Node, text: str) -> Expansion:
         try:
@@ -259,7 +358,7 @@ class _Search:
         if not pending:
             return
         plist = list(pending)
-        max_tokens = cfg.value_max_new_tokens
+        max_tokens = self._value_tokens("value", pending.values())
         params = cfg.params(cfg.n_evaluate_sample, cfg.value_temperature, max_tokens)
         texts, call = run.complete(cfg.llm, plist, params, f"value[level {level}]")
         for prompt, outs in zip(plist, texts, strict=True):
@@ -305,7 +404,8 @@ class _Search:
             groups.setdefault(node.problem, []).append(node)
         order = list(groups)
         prompts = [st.vote_prompt(run.problems[i], [n.state for n in groups[i]]) for i in order]
-        params = cfg.params(cfg.n_evaluate_sample, cfg.value_temperature, cfg.value_max_new_tokens)
+        max_tokens = self._value_tokens("vote", [groups[i] for i in order])
+        params = cfg.params(cfg.n_evaluate_sample, cfg.value_temperature, max_tokens)
         texts, call = run.complete(cfg.llm, prompts, params, f"vote[level {level}]")
         for i, prompt, outs in zip(order, prompts, texts, strict=True):
             cands = groups[i]
@@ -467,7 +567,18 @@ def tot_search(
     b: int | None = None,
     **kwargs: Any,
 ) -> TotSearch:
-    """Tree-of-Thoughts search strategy; ``b`` is the beam width (``n_select_sample``)."""
+    """Tree-of-Thoughts search strategy; ``b`` is the beam width (``n_select_sample``).
+
+    ``search_options`` go to ``task.search_task()``. On the Game of 24:
+
+    * ``tot_search(llm, "game24", b=5)`` — the ToT paper's BFS: the model writes the final
+      ``Answer:`` line (from the CoT prompt) and the judge values it (the harness's ``tot-paper``);
+    * ``tot_search(llm, "game24", b=5, search_options={"compose_answer": True})`` — a state that
+      reached 24 with validated steps gets its answer written from those steps, without an LLM
+      call (the harness's ``tot``, the default of ``chainlab compare``).
+
+    Other keyword arguments are :class:`TotSearch` fields (``n_evaluate_sample``, ``steps``...).
+    """
     if b is not None:
         check_positive(b=b)
         kwargs["n_select_sample"] = b

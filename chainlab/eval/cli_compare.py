@@ -4,8 +4,13 @@ Writes DIR/results.jsonl (one line per problem and strategy, flushed chunk by ch
 (the settings), DIR/summary.json, DIR/summary.csv and DIR/accuracy_vs_cost.png. An interrupted
 run continues with the same command plus --resume.
 
-Strategies: io, few-shot, cot, cot-sc (k=10), verifier (k=5), tot (BFS, b=5), tot-dfs,
-least-to-most. Options: --strategy-opts cot-sc.k=5 tot.b=3, or JSON '{"tot": {"b": 3}}'.
+Strategies: io, few-shot, cot, cot-sc (k=10), verifier (k=5), tot (BFS, b=5, the answer written
+from the validated steps), tot-paper (BFS, b=5, the model writes the answer as in the ToT paper),
+tot-dfs, least-to-most. Options: --strategy-opts cot-sc.k=5 tot.b=3, or JSON '{"tot": {"b": 3}}';
+tot.search_options='{"compose_answer": false}' makes tot write answers the paper's way.
+
+Problems run in chunks of --batch-size (default 25): each strategy stage sends every problem of a
+chunk to the model in one batched call, and each finished chunk is flushed to results.jsonl.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import Any
 __all__ = ["add_arguments", "run", "resume_command"]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: problems per ``strategy.batch`` call (each stage's prompts for all of them in one LLM call)
+DEFAULT_BATCH_SIZE = 25
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--task", required=True, help="game24, gsm8k, svamp, arith or jsonl")
     g.add_argument(
         "--data",
-        help="data file (or directory holding it); game24 default: $CHAINLAB_DATA/game24/24.csv "
-        "(ToT test split 900:1000), else a built-in set of 100 solvable puzzles",
+        help="data file (or directory holding it); game24 default: game24/24.csv in $CHAINLAB_DATA "
+        "or ../shared/data beside the repo (ToT test split 900:1000), else a built-in set of 100 "
+        "solvable puzzles",
     )
     g.add_argument("--split", help="START:END data indices (e.g. 900:1000)")
     g.add_argument("--limit", type=int, help="keep the first N problems")
@@ -54,8 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--out", required=True, help="output directory")
     g.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     g.add_argument("--overwrite", action="store_true", help="delete the run stored in --out first")
-    g.add_argument("--batch-size", type=int, default=10,
-                   help="problems per batched strategy call and per flush (default 10)")  # fmt: skip
+    g.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                   help="problems run together through each strategy stage (one batched LLM call "
+                        f"per stage) and per flush (default {DEFAULT_BATCH_SIZE})")  # fmt: skip
     g.add_argument("--on-error", choices=("raise", "record"), default="raise",
                    help="on an LLM failure: stop (default) or record the problem as failed")  # fmt: skip
     g.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -1,8 +1,9 @@
 """The problem sets of ``chainlab compare``: which file, which slice, and the built-in Game of 24 set.
 
 Game of 24 defaults to the Tree-of-Thoughts paper's test split (data indices 900..999 of
-``24.csv``) when the file is given with ``--data`` or found under ``$CHAINLAB_DATA/game24/``.
-Without it, a built-in set is used (:func:`generated_game24`): all 1820 multisets of 4 numbers
+``24.csv``) when the file is given with ``--data`` or found as ``game24/24.csv`` in the data
+directory (:mod:`chainlab.tasks.data`: ``$CHAINLAB_DATA``, then ``../shared/data`` beside the
+repository). Without it, a built-in set is used (:func:`generated_game24`): all 1820 multisets of 4 numbers
 from 1..13 in sorted order, shuffled with ``random.Random(0)``, keeping the solvable ones in
 shuffled order (1362 in all); the default is the first 100. ``--split START:END`` indexes the
 whole file (or the whole built-in set); ``--limit N`` then keeps the first N.
@@ -11,7 +12,6 @@ whole file (or the whole built-in set); ``--limit N`` then keeps the first N.
 from __future__ import annotations
 
 import itertools
-import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -131,12 +131,12 @@ def _find(data: str | None, task: str, filename: str) -> Path:
 
 
 def _game24_csv(data: str | None) -> Path | None:
+    """``--data``, else ``game24/24.csv`` of the data directory, else None (the built-in set)."""
     if data is not None:
         return _find(data, "game24", "24.csv")
-    env = os.environ.get("CHAINLAB_DATA")
-    if env and (Path(env) / "game24" / "24.csv").is_file():
-        return Path(env) / "game24" / "24.csv"
-    return None
+    from chainlab.tasks.data import find_data_file
+
+    return find_data_file("game24", "24.csv")
 
 
 def _load_game24(data: str | None, split: Any, split_text: str | None):

@@ -203,7 +203,7 @@ def compare(
     *,
     seed: int | None = 0,
     out_dir: str | Path | None = None,
-    batch_size: int = 10,
+    batch_size: int = 25,
     progress: bool = True,
     resume: bool = True,
     overwrite: bool = False,
@@ -226,7 +226,8 @@ def compare(
         seed: sampling seed given to strategies (and their ``base``) that have none.
         out_dir: directory of ``results.jsonl``, ``run.json``, ``summary.json``/``.csv`` and the
             plot; None keeps results in memory.
-        batch_size: problems per ``strategy.batch`` call (and per flush of the results file).
+        batch_size: problems per ``strategy.batch`` call (and per flush of the results file;
+            default 25, as ``chainlab compare --batch-size``).
         progress: draw a progress bar per strategy with the running accuracy.
         resume: continue a run stored in ``out_dir`` with the same settings (when False, a
             directory holding results is refused).

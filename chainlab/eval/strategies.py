@@ -8,14 +8,28 @@
 ``cot``            ``chain_of_thought(llm, task)``
 ``cot-sc``         ``self_consistency(chain_of_thought(llm, task), k=10)``
 ``verifier``       ``verifier(chain_of_thought(llm, task), k=5)``
-``tot``            ``tot_search(llm, task, method="bfs", b=5)`` (tasks with a search protocol)
+``tot``            ``tot_search(llm, task, method="bfs", b=5,
+                   search_options={"compose_answer": True})``: Tree-of-Thoughts BFS whose final
+                   ``Answer:`` line is written from the validated steps of a state that reached 24
+                   (no LLM call for it) — the default a user gets (tasks with a search protocol)
+``tot-paper``      ``tot_search(llm, task, method="bfs", b=5,
+                   search_options={"compose_answer": False})``: the ToT paper's way — the model
+                   writes the ``Answer:`` line from the CoT prompt and the judge values it
 ``tot-dfs``        ``tot_search(llm, task, method="dfs")``
 ``least-to-most``  ``least_to_most(llm, task)``
 =================  ==============================================================================
 
 Options go to the factory (``cot-sc.k=5``, ``tot.b=3``, ``cot.max_new_tokens=128``); for the
 strategies over a CoT base (``cot-sc``, ``verifier``), ``base.X`` options go to the base
-(``cot-sc.base.max_new_tokens=128``). Unknown options are errors, never silently ignored.
+(``cot-sc.base.max_new_tokens=128``). Unknown options are errors, never silently ignored. A dict
+option given for a dict default is merged into it: ``tot.search_options={"steps": 4}`` keeps
+``compose_answer``; ``tot.search_options={"compose_answer": false}`` turns it off.
+
+Completion lengths: unless given (``cot.max_new_tokens=...``, ``tot.max_new_tokens=...``,
+``tot.value_max_new_tokens=...``), each strategy uses what the task's prompts need — Game of 24:
+IO 48, CoT 100 (also the base of ``cot-sc``/``verifier``), ToT proposals 512 (every whole-number
+move, ~25 lines), ToT values 192 (a worked check ending ``sure``/``impossible``), the ToT answer
+line 100 and the judge 128 (see :mod:`chainlab.tasks.game24`).
 """
 
 from __future__ import annotations
@@ -83,8 +97,16 @@ STRATEGY_SPECS: dict[str, StrategySpec] = {
             {"k": 5}, over_cot=True,
         ),
         StrategySpec(
-            "tot", "Tree-of-Thoughts BFS (b=5)", "tot_search", "TotSearch",
-            {"method": "bfs", "b": 5}, needs_search=True,
+            "tot", "Tree-of-Thoughts BFS (b=5), answer written from the validated steps",
+            "tot_search", "TotSearch",
+            {"method": "bfs", "b": 5, "search_options": {"compose_answer": True}},
+            needs_search=True,
+        ),
+        StrategySpec(
+            "tot-paper", "Tree-of-Thoughts BFS (b=5) as in the paper: the model writes the answer",
+            "tot_search", "TotSearch",
+            {"method": "bfs", "b": 5, "search_options": {"compose_answer": False}},
+            needs_search=True,
         ),
         StrategySpec(
             "tot-dfs", "Tree-of-Thoughts DFS", "tot_search", "TotSearch",
@@ -103,6 +125,7 @@ _ALIASES = {
     "sc": "cot-sc",
     "tot-bfs": "tot",
     "tot_search": "tot",
+    "tot_paper": "tot-paper",
     "least_to_most": "least-to-most",
     "ltm": "least-to-most",
 }
@@ -284,6 +307,10 @@ def build_strategies(
                 + (" and base.<option of cot>." if spec.over_cot else ".")
             )
         kwargs = {**spec.defaults, **given}
+        for key, value in given.items():  # dict options are merged into dict defaults
+            default = spec.defaults.get(key)
+            if isinstance(default, dict) and isinstance(value, dict):
+                kwargs[key] = {**default, **value}
         if name == "few-shot" and "examples" not in kwargs and "example_selector" not in kwargs:
             kwargs["examples"] = default_examples(task)
         try:

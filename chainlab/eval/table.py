@@ -6,7 +6,7 @@ from typing import Any
 
 from chainlab.eval.report import Report
 
-__all__ = ["strategy_table", "pairs_table", "print_report"]
+__all__ = ["strategy_table", "pairs_table", "print_report", "make_console", "PIPE_WIDTH"]
 
 
 def _pct(x: float | None) -> str:
@@ -60,12 +60,28 @@ def pairs_table(report: Report, alpha: float = 0.05) -> Any:
     return table
 
 
-def print_report(report: Report, console: Any = None, alpha: float = 0.05) -> None:
-    """Print both tables (to ``console``, default a new rich Console on stdout)."""
-    if console is None:
-        from rich.console import Console
+#: console width when stdout is not a terminal (CI logs, pipes): wide enough for every column
+PIPE_WIDTH = 120
 
-        console = Console()
+
+def make_console(file: Any = None) -> Any:
+    """A rich Console on ``file`` (default stdout): the terminal's width on a TTY, else
+    :data:`PIPE_WIDTH` columns (rich would fall back to 80 and wrap the tables)."""
+    import sys
+
+    from rich.console import Console
+
+    stream = file if file is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return Console(file=file)
+    return Console(file=file, width=PIPE_WIDTH)
+
+
+def print_report(report: Report, console: Any = None, alpha: float = 0.05) -> None:
+    """Print both tables (to ``console``, default :func:`make_console` on stdout)."""
+    if console is None:
+        console = make_console()
     console.print(strategy_table(report))
     if report.pairs:
         console.print(pairs_table(report, alpha))

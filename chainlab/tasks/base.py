@@ -39,6 +39,9 @@ class Task:
     answer_trigger: str = "Therefore, the answer is"
     #: instruction appended to the question in the direct (IO) prompt
     direct_instruction: str = "Give only the final answer, as 'Answer: <answer>'."
+    #: completion lengths (``max_new_tokens``) the task's prompts need, by strategy kind
+    #: (``direct``, ``cot``); strategies use them unless given ``max_new_tokens`` themselves
+    completion_lengths: dict[str, int] = {}
 
     # ------------------------------------------------------------------ problems
     def load(self, split: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:

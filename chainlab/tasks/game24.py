@@ -5,9 +5,18 @@
 * scoring: :func:`chainlab.tasks.game24_math.check_answer` — each of the four numbers used exactly
   once and the value exactly 24 (a safe rational parser, never ``eval``);
 * search (:class:`Game24SearchTask`): states are the steps taken so far; three ``propose`` levels
-  (``a op b = c (left: ...)`` lines) and a fourth level where ``cot_prompt(numbers, steps)`` writes
-  the ``Answer:`` line; values from ``value_prompt`` (``sure``/``likely``/``impossible`` summed with
-  the paper's 20/1/0.001 mapping) and, for final states, from ``judge_prompt``.
+  (``a op b = c (left: ...)`` lines) and a fourth level that writes the ``Answer:`` line — by the
+  model from ``cot_prompt(numbers, steps)`` (the paper's way, default), or, with
+  ``compose_answer=True``, from the validated steps themselves
+  (:func:`~chainlab.tasks.game24_math.answer_expression`, no LLM call); values from
+  ``value_prompt`` (the first ``sure``/``likely``/``impossible`` of the completion — the model
+  may work the check out first — summed with the paper's 20/1/0.001 mapping) and, for final states
+  the model wrote, from ``judge_prompt``.
+
+Completion lengths (``max_new_tokens``) the prompts need: ``propose`` lists every whole-number
+move, up to ~25 lines / ~400 tokens for 4 numbers (512); ``value`` is a short worked check ending
+``sure`` or ``impossible``, up to ~120 tokens (192); the answer line from the CoT prompt (100);
+the judge (128); IO 48 and CoT 100 (:attr:`Game24Task.completion_lengths`).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from chainlab.tasks.base import Task
 from chainlab.tasks.data import data_path
 from chainlab.tasks.game24_math import (
     Step,
+    answer_expression,
     check_answer,
     format_numbers,
     format_step,
@@ -37,6 +47,14 @@ __all__ = ["Game24Task", "Game24SearchTask", "Game24State", "TEST_SPLIT", "load_
 
 #: The ToT paper's test split: 0-based data indices 900..999.
 TEST_SPLIT = range(900, 1000)
+
+#: default completion lengths of the Game of 24 prompts (see the module docstring)
+IO_MAX_NEW_TOKENS = 48
+COT_MAX_NEW_TOKENS = 100
+PROPOSE_MAX_NEW_TOKENS = 512
+VALUE_MAX_NEW_TOKENS = 192
+ANSWER_MAX_NEW_TOKENS = COT_MAX_NEW_TOKENS
+JUDGE_MAX_NEW_TOKENS = 128
 
 
 def load_puzzles(data_root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
@@ -74,6 +92,8 @@ class Game24Task(Task):
     #: answers are checked, not compared to a gold answer
     checks_answers = True
     system = g24.SYSTEM
+    #: ``max_new_tokens`` of IO (``Answer: ... = 24``) and CoT (3 step lines + the answer)
+    completion_lengths = {"direct": IO_MAX_NEW_TOKENS, "cot": COT_MAX_NEW_TOKENS}
 
     def __init__(self, data_root: str | os.PathLike[str] | None = None) -> None:
         self.data_root = data_root
@@ -147,6 +167,7 @@ class Game24Task(Task):
         return check_answer(_numbers(problem), answer)
 
     def search_task(self, **kwargs: Any) -> Game24SearchTask:
+        """The ToT protocol; ``kwargs`` go to :class:`Game24SearchTask` (``compose_answer``...)."""
         return Game24SearchTask(**kwargs)
 
 
@@ -157,6 +178,8 @@ class Game24State:
     steps: tuple[Step, ...]
     left: tuple[Fraction, ...]
     answer: str | None = None
+    #: the answer was written from the steps (``compose_answer``), not by the model
+    composed: bool = False
 
     def text(self) -> str:
         """The ToT ``y``: one step line per step, then ``Answer: ... = 24`` when final."""
@@ -169,13 +192,47 @@ class Game24State:
 class Game24SearchTask(SearchTask):
     """Tree-of-Thoughts protocol for the Game of 24 (see the module docstring).
 
-    A state with one number left is expanded (by the CoT prompt, prefilled with its steps) only when
-    that number is 24, and valued without an LLM call: ``sure`` if it is 24, else ``impossible``
-    (times ``n_evaluate_sample``, as if every evaluation said so).
+    A state with one number left is expanded only when that number is 24, and valued without an
+    LLM call: ``sure`` if it is 24, else ``impossible`` (times ``n_evaluate_sample``, as if every
+    evaluation said so). How its ``Answer:`` line is written:
+
+    * ``compose_answer=False`` (default, the ToT paper's way): the model writes it from the CoT
+      prompt prefilled with the steps, and the judge prompt values it. A small model can reach 24
+      with valid steps and still write a wrong answer line.
+    * ``compose_answer=True``: :meth:`static_expansion` writes it from the validated steps with
+      :func:`~chainlab.tasks.game24_math.answer_expression` (each step line was checked by exact
+      arithmetic when parsed, so the expression uses the four numbers once and equals 24). No LLM
+      call is made for it (traced as a ``compose`` event), and it is valued ``sure`` without the
+      judge.
+
+    Args:
+        steps: tree levels (3 steps + the answer line).
+        compose_answer: see above.
+        propose_max_new_tokens / value_max_new_tokens / answer_max_new_tokens /
+            judge_max_new_tokens: completion lengths of the propose, value, CoT (answer line) and
+            judge prompts (:meth:`max_new_tokens`).
     """
 
-    def __init__(self, steps: int = 4) -> None:
+    def __init__(
+        self,
+        steps: int = 4,
+        compose_answer: bool = False,
+        propose_max_new_tokens: int = PROPOSE_MAX_NEW_TOKENS,
+        value_max_new_tokens: int = VALUE_MAX_NEW_TOKENS,
+        answer_max_new_tokens: int = ANSWER_MAX_NEW_TOKENS,
+        judge_max_new_tokens: int = JUDGE_MAX_NEW_TOKENS,
+    ) -> None:
+        if not isinstance(compose_answer, bool):
+            raise TypeError(f"compose_answer must be true or false, got {compose_answer!r}.")
         self.steps = steps
+        self.compose_answer = compose_answer
+        self.propose_max_new_tokens = propose_max_new_tokens
+        self.value_max_new_tokens = value_max_new_tokens
+        self.answer_max_new_tokens = answer_max_new_tokens
+        self.judge_max_new_tokens = judge_max_new_tokens
+
+    def __repr__(self) -> str:
+        return f"Game24SearchTask(steps={self.steps}, compose_answer={self.compose_answer})"
 
     def root(self, problem: dict[str, Any]) -> Game24State:
         return Game24State((), tuple(sorted(parse_numbers(_numbers(problem)))))
@@ -196,6 +253,29 @@ class Game24SearchTask(SearchTask):
         return bool(answer) and check_answer(_numbers(problem), answer)
 
     # generation ---------------------------------------------------------------
+    def static_expansion(self, problem: dict[str, Any], state: Game24State) -> Expansion | None:
+        """With ``compose_answer``: the answer of a state at 24, written from its steps."""
+        if not self.compose_answer or state.answer is not None:
+            return None
+        if len(state.left) != 1 or state.left[0] != 24:
+            return None
+        try:
+            expr = answer_expression(parse_numbers(_numbers(problem)), list(state.steps))
+        except ValueError as exc:  # steps that do not chain from the puzzle's numbers
+            return Expansion(errors=[f"cannot compose the answer: {exc}"])
+        return Expansion(children=[Game24State(state.steps, state.left, expr, composed=True)])
+
+    def max_new_tokens(self, stage: str, problem: dict[str, Any], state: Game24State) -> int | None:
+        if stage in ("propose", "sample"):
+            if stage == "sample" or len(state.left) == 1:
+                return self.answer_max_new_tokens  # the CoT prompt: remaining steps + answer
+            return self.propose_max_new_tokens
+        if stage == "value":
+            if state.answer is not None:
+                return self.judge_max_new_tokens
+            return self.value_max_new_tokens
+        return None
+
     def propose_prompt(self, problem: dict[str, Any], state: Game24State) -> str | None:
         if state.answer is not None:
             return None
@@ -251,6 +331,8 @@ class Game24SearchTask(SearchTask):
 
     # evaluation ---------------------------------------------------------------
     def value_prompt(self, problem: dict[str, Any], state: Game24State) -> str | None:
+        if state.composed:
+            return None  # correct by construction: valued "sure" by static_value
         if state.answer is not None:
             return g24.judge_prompt(_numbers(problem), state.answer)
         if len(state.left) == 1:

@@ -65,6 +65,26 @@ class SearchTask:
         return False
 
     # -------------------------------------------------------------- generation
+    def static_expansion(self, problem: dict[str, Any], state: Any) -> Expansion | None:
+        """Children of ``state`` computed without the LLM, or None (default) to expand it with
+        the LLM (:meth:`propose_prompt` / :meth:`sample_prompt`).
+
+        The search asks this first, for every state it expands, in either generation mode; a
+        non-None result is traced as a ``compose`` event and no prompt is sent for that state.
+        :class:`~chainlab.tasks.game24.Game24SearchTask` (``compose_answer=True``) uses it to
+        write the answer of a state that reached 24 from its validated steps.
+        """
+        return None
+
+    def max_new_tokens(self, stage: str, problem: dict[str, Any], state: Any) -> int | None:
+        """Completion length the prompt of ``stage`` for ``state`` needs; None = no opinion.
+
+        ``stage`` is ``propose``, ``sample``, ``value`` or ``vote``. The search sends each batched
+        call with the largest length its prompts need, unless the strategy sets
+        ``max_new_tokens`` (generation) or ``value_max_new_tokens`` (value/vote) itself.
+        """
+        return None
+
     def propose_prompt(self, problem: dict[str, Any], state: Any) -> str | None:
         """Prompt asking for the next thoughts of ``state``; None = do not expand (dead end)."""
         raise NotImplementedError(f"{type(self).__name__} does not support propose generation.")
