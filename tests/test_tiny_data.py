@@ -1,6 +1,7 @@
 """Training data of chainlab-tiny: format, loss spans, and the held-out protocol."""
 
 import random
+from fractions import Fraction
 
 import pytest
 
@@ -45,7 +46,9 @@ def test_answers_are_right(sample):
             for line in answer.splitlines():
                 assert P.parse_step_line(line, nums) is not None, line
         if e.skill == "value":
-            assert (answer == "sure") == is_solvable(P_numbers(nums))
+            assert answer.splitlines()[-1] in ("sure", "impossible")
+            assert (answer.splitlines()[-1] == "sure") == is_solvable(P_numbers(nums))
+            assert P.parse_value(answer) == answer.splitlines()[-1]
         if e.skill == "judge":
             expr = user.split("Answer: ")[1].split("=")[0]
             verdict = P.parse_judge(answer)
@@ -66,7 +69,7 @@ def _fmt(x):
 
 
 def test_value_set_is_balanced(sample):
-    vals = [e.turns[-1][1] for e in sample if e.skill == "value"]
+    vals = [e.turns[-1][1].splitlines()[-1] for e in sample if e.skill == "value"]
     assert 0.35 < vals.count("sure") / len(vals) < 0.65
 
 
@@ -96,3 +99,39 @@ def test_corruptions_are_wrong():
     for _ in range(40):
         nums = D.random_start(rng, solvable=True)
         assert not check_answer(nums, D.corrupt_expression(nums, rng))
+
+
+def test_value_check_is_exact_on_whole_states():
+    """The worked check (one number against the results of the other two) decides solvability."""
+    rng = random.Random(5)
+    for _ in range(300):
+        nums = [rng.randint(1, 13) for _ in range(4)]
+        state = rng.choice(D.whole_moves(nums)).left
+        lines, ok = D.value_check(state)
+        assert ok == is_solvable(state)
+        assert lines[-1].endswith("yes" if ok else "no")
+
+
+def test_value_check_lines():
+    assert D.value_answer((2, 12)) == "2: need 12 22 26 48 | 12 | yes\nsure"
+    assert D.value_answer((4, 6, 10)).splitlines() == [
+        "4: need 6 20 28 96 | 6 10 -> 16 4 60 | no",
+        "6: need 4 18 30 144 | 4 10 -> 14 6 40 | no",
+        "10: need 14 34 240 | 4 6 -> 10 2 24 | no",
+        "impossible",
+    ]
+    with pytest.raises(ValueError, match="whole numbers"):
+        D.value_check((Fraction(8, 3), 9))
+
+
+def test_propose_targets_are_every_whole_move():
+    ans = D.proposals((4, 5, 6, 10))
+    assert all(s.result.denominator == 1 and s.result != 0 for s in ans)
+    assert len(ans) == len({str(s) for s in ans}) == 19
+
+
+def test_unsolvable_low_starts_are_allowed_but_never_solvable():
+    rng = random.Random(2)
+    starts = {D.random_start(rng, low_unsolvable=1.0) for _ in range(50)}
+    assert all(max(s) <= 13 and not is_solvable(s) and D.is_training_start(s) for s in starts)
+    assert not D.is_training_start((4, 5, 6, 10))

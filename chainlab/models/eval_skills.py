@@ -5,12 +5,17 @@
 * ``propose``: share of proposal lines that are valid steps (operands present, exact arithmetic,
   ``left`` right), sampled at temperature 0.7 on the ToT test puzzles (4 numbers);
 * ``value``: accuracy on a balanced set of solvable / unsolvable 3-number states from the
-  held-out bucket (never in training), greedy;
+  held-out bucket (never in training), each reached by one whole-number step from a 1..13 puzzle
+  (the states ToT search visits: ``propose`` only makes whole-number steps), greedy;
 * ``judge``: accuracy on correct vs corrupted final answers of the test puzzles, greedy;
 * ``io`` and ``cot``: greedy success on the test puzzles (for reference).
 
 Test puzzles: data indices 900..999 of ``24.csv`` when found (``--data`` or ``CHAINLAB_DATA``);
 otherwise every solvable 4-multiset over 1..13 (the same population; no training start is one).
+
+``--skills arith`` measures the arithmetic word problems instead (base model, or with
+``--adapter chainlab-tiny-arith``): step-by-step and direct accuracy and verifier accuracy on
+held-out generated problems (the test split of :mod:`chainlab.tasks.arith`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--out", help="write the numbers as JSON here")
+    p.add_argument(
+        "--skills", choices=("game24", "arith"), default="game24",
+        help="which skills: the Game of 24 ones (default) or arithmetic word problems",
+    )
+    p.add_argument("--adapter", help="a PEFT adapter to load on the model (e.g. chainlab-tiny-arith)")
+    p.add_argument("--problems", type=int, default=200, help="arith test problems (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
 
 
 def test_puzzles(data: str | None, limit: int, seed: int = 0) -> list[tuple[int, ...]]:
@@ -56,17 +68,15 @@ def test_puzzles(data: str | None, limit: int, seed: int = 0) -> list[tuple[int,
 
 def value_states(n: int, seed: int) -> list[tuple[tuple[Fraction, ...], bool]]:
     """Balanced 3-number states from the held-out bucket, reached by a step from 1..13 puzzles."""
-    from chainlab.models.tiny_data import holdout_bucket
-    from chainlab.tasks.game24_math import is_solvable, next_steps
+    from chainlab.models.tiny_data import holdout_bucket, whole_moves
+    from chainlab.tasks.game24_math import is_solvable
 
     rng = random.Random(seed)
     want = {True: n // 2, False: n - n // 2}
     out, seen = [], set()
     while want[True] or want[False]:
         nums = tuple(Fraction(rng.randint(1, 13)) for _ in range(4))
-        steps = next_steps(nums)
-        whole = [s for s in steps if s.result.denominator == 1]
-        st = rng.choice(whole if rng.random() < 0.85 else steps).left
+        st = rng.choice(whole_moves(nums)).left
         if holdout_bucket(st) != 0 or st in seen:
             continue
         ok = is_solvable(st)
@@ -94,7 +104,7 @@ def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0)
 
     outs = _texts(
         llm, [P.propose_prompt(p) for p in puzzles], n=samples, do_sample=True, temperature=0.7,
-        max_new_tokens=160, seed=seed,
+        max_new_tokens=400, seed=seed,
     )
     lines = valid = 0
     for p, gens in zip(puzzles, outs, strict=True):
@@ -106,7 +116,7 @@ def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0)
     res["propose_lines"] = lines
 
     states = value_states(n_states, seed)
-    outs = _texts(llm, [P.value_prompt(s) for s, _ in states], max_new_tokens=4)
+    outs = _texts(llm, [P.value_prompt(s) for s, _ in states], max_new_tokens=160)
     hits = [(P.parse_value(o[0]) == "sure") == ok for (s, ok), o in zip(states, outs, strict=True)]
     res["value_accuracy"] = sum(hits) / len(hits)
     res["value_states"] = len(hits)
@@ -115,14 +125,14 @@ def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0)
     for p in puzzles:
         items.append((p, solution(p, rng)[1], True))
         items.append((p, corrupt_expression(p, rng), False))
-    outs = _texts(llm, [P.judge_prompt(p, e) for p, e, _ in items], max_new_tokens=60)
+    outs = _texts(llm, [P.judge_prompt(p, e) for p, e, _ in items], max_new_tokens=100)
     hits = [P.parse_judge(o[0]) is ok for (_, _, ok), o in zip(items, outs, strict=True)]
     res["judge_accuracy"] = sum(hits) / len(hits)
     res["judge_items"] = len(hits)
 
-    outs = _texts(llm, [P.io_prompt(p) for p in puzzles], max_new_tokens=40)
+    outs = _texts(llm, [P.io_prompt(p) for p in puzzles], max_new_tokens=48)
     res["io_success"] = sum(check_answer(p, o[0]) for p, o in zip(puzzles, outs, strict=True)) / len(puzzles)
-    outs = _texts(llm, [P.cot_prompt(p) for p in puzzles], max_new_tokens=90)
+    outs = _texts(llm, [P.cot_prompt(p) for p in puzzles], max_new_tokens=120)
     res["cot_success"] = sum(
         check_answer(p, P.parse_answer(o[0]) or "") for p, o in zip(puzzles, outs, strict=True)
     ) / len(puzzles)
@@ -131,14 +141,51 @@ def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0)
     return res
 
 
+def evaluate_arith(llm, n: int = 200, seed: int = 0) -> dict:
+    """Arithmetic word-problem skills on ``n`` held-out (test split) problems, greedy."""
+    from chainlab.prompts.arith import direct_prompt, parse_verdict, steps_prompt, verify_prompt
+    from chainlab.tasks.arith import (
+        corrupt_solution,
+        generate_problems,
+        parse_answer,
+        step_by_step_solution,
+    )
+
+    t0 = time.time()
+    problems = generate_problems(n, seed, split="test")
+    res: dict = {"problems": n}
+    for kind, build in (("steps", steps_prompt), ("direct", direct_prompt)):
+        outs = _texts(llm, [build(p.question) for p in problems], max_new_tokens=80)
+        hits = [parse_answer(o[0]) == p.answer for p, o in zip(problems, outs, strict=True)]
+        res[f"{kind}_accuracy"] = sum(hits) / n
+    rng = random.Random(f"eval-verify:{seed}")
+    items = []
+    for i, p in enumerate(problems):
+        good = i % 2 == 0
+        items.append((p, step_by_step_solution(p) if good else corrupt_solution(p, rng), good))
+    outs = _texts(llm, [verify_prompt(p.question, s) for p, s, _ in items], max_new_tokens=4)
+    hits = [parse_verdict(o[0]) is good for (_, _, good), o in zip(items, outs, strict=True)]
+    res["verify_accuracy"] = sum(hits) / n
+    res["seconds"] = round(time.time() - t0, 1)
+    return res
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``chainlab eval-tiny``."""
     from chainlab.llms import load_llm
 
-    llm = load_llm(args.model, batch_size=args.batch_size)
-    puzzles = test_puzzles(args.data, args.puzzles, args.seed)
-    res = evaluate(llm, puzzles, args.states, args.samples, args.seed)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    llm = load_llm(args.model, adapter=args.adapter, batch_size=args.batch_size)
+    if args.skills == "arith":
+        res = evaluate_arith(llm, args.problems, args.seed)
+    else:
+        puzzles = test_puzzles(args.data, args.puzzles, args.seed)
+        res = evaluate(llm, puzzles, args.states, args.samples, args.seed)
     res["model"] = args.model
+    res["adapter"] = args.adapter
     for k, v in res.items():
         print(f"{k:>16}: {v:.3f}" if isinstance(v, float) else f"{k:>16}: {v}")
     if args.out:

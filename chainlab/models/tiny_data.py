@@ -2,8 +2,9 @@
 
 Held-out protocol (tested): no 4-number multiset listed in the ToT paper's ``24.csv`` is the
 4-number starting state of any training example. That file lists every solvable 4-multiset over
-1..13, so every 4-number start drawn here holds at least one number in 14..24 (the test puzzles'
-3- and 2-number sub-states are fair game). For the value skill, 3-number states whose
+1..13, so every 4-number start drawn here either holds a number in 14..24 or is one of the 458
+*unsolvable* multisets over 1..13 (never a row of the file; they let the propose skill see
+4-number states of the test range). The test puzzles' 3- and 2-number sub-states are fair game. For the value skill, 3-number states whose
 :func:`holdout_bucket` is 0 are kept out of training, so the skill can be measured on unseen states.
 
 Each example is a conversation: an optional system context (several wordings, or none), 0-2
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +30,7 @@ from chainlab.tasks.game24_math import (
     apply_op,
     evaluation_lines,
     expression_numbers,
+    format_number,
     format_numbers,
     format_step,
     is_solvable,
@@ -38,7 +39,6 @@ from chainlab.tasks.game24_math import (
 )
 
 LOW, HIGH = 1, 24  # numbers of training starts; at least one is > 13
-MAX_PROPOSALS = 8
 
 SYSTEMS: list[str | None] = [
     P.SYSTEM,
@@ -56,7 +56,7 @@ SYSTEMS: list[str | None] = [
 ]
 
 SKILLS = ("io", "cot", "propose", "value", "judge")
-DEFAULT_MIX = {"io": 0.10, "cot": 0.22, "propose": 0.23, "value": 0.27, "judge": 0.18}
+DEFAULT_MIX = {"io": 0.08, "cot": 0.14, "propose": 0.28, "value": 0.32, "judge": 0.18}
 
 
 @dataclass
@@ -87,29 +87,30 @@ class Example:
 
 
 def default_data_dir() -> Path | None:
-    """``$CHAINLAB_DATA`` or ``../shared/data`` beside the repo, if it exists."""
-    env = os.environ.get("CHAINLAB_DATA")
-    cands = [Path(env)] if env else []
-    cands.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
-    return next((c for c in cands if (c / "game24" / "24.csv").exists()), None)
+    """The data directory holding ``game24/24.csv`` (see :mod:`chainlab.tasks.data`), or None."""
+    from chainlab.tasks.data import find_data_file
+
+    path = find_data_file("game24", "24.csv")
+    return path.parents[1] if path else None
 
 
 def load_24_csv(path: str | Path | None = None) -> list[tuple[int, ...]]:
     """Puzzles of ``24.csv`` in file order (data index 0 = first row)."""
     if path is None:
-        d = default_data_dir()
-        if d is None:
-            raise FileNotFoundError(
-                "24.csv not found: pass its path, or set CHAINLAB_DATA to the folder holding game24/24.csv."
-            )
-        path = d / "game24" / "24.csv"
+        from chainlab.tasks.data import data_path
+
+        path = data_path("game24", "24.csv")
     with open(path, newline="") as f:
         return [tuple(int(x) for x in row["Puzzles"].split()) for row in csv.DictReader(f)]
 
 
 def is_training_start(nums) -> bool:
-    """Whether a 4-number multiset may start a training example (holds a number > 13)."""
-    return len(nums) == 4 and max(nums) > 13
+    """Whether a 4-number multiset may start a training example.
+
+    It must hold a number > 13, or be an unsolvable multiset over 1..13 (``24.csv`` lists only
+    solvable puzzles, so neither kind can be a test puzzle).
+    """
+    return len(nums) == 4 and (max(nums) > 13 or not is_solvable(nums))
 
 
 def holdout_bucket(nums) -> int:
@@ -121,8 +122,16 @@ def holdout_bucket(nums) -> int:
 # ---------------------------------------------------------------- samplers
 
 
-def random_start(rng: random.Random, solvable: bool | None = None) -> tuple[int, ...]:
-    """A 4-number training start (at least one number in 14..24)."""
+def random_start(
+    rng: random.Random, solvable: bool | None = None, low_unsolvable: float = 0.0
+) -> tuple[int, ...]:
+    """A 4-number training start: with probability ``low_unsolvable`` an unsolvable multiset over
+    1..13, else one holding at least one number in 14..24 (solvable or not as asked)."""
+    if solvable is not True and rng.random() < low_unsolvable:
+        while True:
+            nums = tuple(sorted(rng.randint(1, 13) for _ in range(4)))
+            if not is_solvable(nums):
+                return nums
     while True:
         nums = tuple(
             sorted(rng.randint(1, 13) if rng.random() < 0.72 else rng.randint(14, HIGH) for _ in range(4))
@@ -134,7 +143,8 @@ def random_start(rng: random.Random, solvable: bool | None = None) -> tuple[int,
 
 
 def random_state(rng: random.Random, size: int, solvable: bool) -> tuple[Fraction, ...]:
-    """A reachable ``size``-number state (3 or 2) with the wanted solvability, never held out."""
+    """A ``size``-number state (3 or 2) reached by whole-number moves, with the wanted value-check
+    verdict; 3-number states of the held-out bucket are never drawn."""
     while True:
         if rng.random() < 0.6:
             nums: tuple = tuple(rng.randint(1, 13) for _ in range(4))
@@ -142,27 +152,87 @@ def random_state(rng: random.Random, size: int, solvable: bool) -> tuple[Fractio
             nums = random_start(rng)
         state = tuple(Fraction(n) for n in nums)
         while len(state) > size:
-            steps = next_steps(state)
-            whole = [s for s in steps if s.result.denominator == 1]
-            state = rng.choice(whole if whole and rng.random() < 0.85 else steps).left
+            whole = whole_moves(state)
+            if not whole:
+                break
+            state = rng.choice(whole).left
+        if len(state) != size:
+            continue
         if size == 3 and holdout_bucket(state) == 0:
             continue
-        if is_solvable(state) == solvable:
+        if value_check(state)[1] == solvable:
             return state
 
 
-def proposals(state, rng: random.Random) -> list[Step]:
-    """Target proposals: every move if few; else the moves keeping 24 reachable, topped up to 8."""
-    steps = next_steps(state)
-    if len(steps) <= MAX_PROPOSALS:
-        return steps
-    good = [s for s in steps if is_solvable(s.left)]
-    bad = [s for s in steps if s not in good]
-    rng.shuffle(good)
-    rng.shuffle(bad)
-    chosen = good[:MAX_PROPOSALS]
-    chosen += bad[: MAX_PROPOSALS - len(chosen)]
-    return [s for s in steps if s in chosen]  # canonical order
+def proposals(state) -> list[Step]:
+    """Target proposals: every move with a whole, non-zero result, in the canonical order."""
+    return whole_moves(state)
+
+
+def whole_moves(state) -> list[Step]:
+    """The canonical moves of ``state`` whose result is a whole number other than 0."""
+    return [s for s in next_steps(state) if s.result.denominator == 1 and s.result != 0]
+
+
+def _needs(x: Fraction) -> list[int]:
+    """Whole values ``r`` with ``x op r = 24`` or ``r op x = 24`` for some op (ascending)."""
+    out = {24 + x, 24 * x}
+    out.add(24 - x if x <= 24 else x - 24)
+    if 24 % x == 0:
+        out.add(24 // x)
+    if x % 24 == 0:
+        out.add(x // 24)
+    return sorted(int(v) for v in out)
+
+
+def _pair_results(y: Fraction, z: Fraction) -> list[int]:
+    """Whole results of combining ``y`` and ``z`` once: sum, difference, product, exact quotient."""
+    lo, hi = sorted((y, z))
+    out = [hi + lo, hi - lo, hi * lo]
+    if lo and hi % lo == 0:
+        out.append(hi // lo)
+    return [int(v) for v in dict.fromkeys(out)]
+
+
+def value_check(state) -> tuple[list[str], bool]:
+    """The worked value check of a 2- or 3-number whole-number state: lines, and the verdict.
+
+    Every expression over three numbers combines one number ``x`` with a result of the other two,
+    so the check tries each ``x``: ``x: need <values r with x op r = 24> | <y> <z> -> <results> |
+    yes|no``, stopping at the first ``yes``. With two numbers ``y z`` is just the other number.
+    Only whole intermediate results are tried (the moves ``propose`` makes).
+    """
+    nums = sorted(Fraction(n) for n in state)
+    if any(n.denominator != 1 for n in nums) or len(nums) not in (2, 3):
+        raise ValueError(f"value_check takes 2 or 3 whole numbers, got {format_numbers(nums)}")
+    lines: list[str] = []
+    firsts = nums if len(nums) == 3 else nums[:1]
+    seen: set[Fraction] = set()
+    for i, x in enumerate(nums):
+        if x not in firsts or x in seen:
+            continue
+        seen.add(x)
+        rest = nums[:i] + nums[i + 1 :]
+        need = _needs(x)
+        if len(rest) == 2:
+            got = _pair_results(*rest)
+            pair = f"{format_numbers(rest)} -> {' '.join(map(str, got))}"
+        else:
+            got = [int(rest[0])]
+            pair = format_numbers(rest)
+        ok = any(g in need for g in got)
+        lines.append(
+            f"{format_number(x)}: need {' '.join(map(str, need))} | {pair} | {'yes' if ok else 'no'}"
+        )
+        if ok:
+            return lines, True
+    return lines, False
+
+
+def value_answer(state) -> str:
+    """Target of the value skill: the worked check, then ``sure`` or ``impossible``."""
+    lines, ok = value_check(state)
+    return "\n".join([*lines, "sure" if ok else "impossible"])
 
 
 def solution(nums, rng: random.Random) -> tuple[list[Step], str]:
@@ -271,17 +341,17 @@ def make_turn(skill: str, rng: random.Random) -> tuple[str, str]:
         return P.cot_user(nums), "\n".join(lines)
     if skill == "propose":
         r = rng.random()
-        if r < 0.45:
-            state: tuple = tuple(Fraction(n) for n in random_start(rng))
+        if r < 0.5:
+            state: tuple = tuple(Fraction(n) for n in random_start(rng, low_unsolvable=0.45))
         else:
             size = 3 if r < 0.85 else 2
             state = random_state(rng, size, solvable=rng.random() < 0.6)
-        return P.propose_user(state), "\n".join(format_step(s) for s in proposals(state, rng))
+        return P.propose_user(state), "\n".join(format_step(s) for s in proposals(state))
     if skill == "value":
-        size = 3 if rng.random() < 0.75 else 2
+        size = 3 if rng.random() < 0.7 else 2
         ok = rng.random() < 0.5
         state = random_state(rng, size, solvable=ok)
-        return P.value_user(state), "sure" if ok else "impossible"
+        return P.value_user(state), value_answer(state)
     if skill == "judge":
         nums = random_start(rng, solvable=True)
         expr = solution(nums, rng)[1] if rng.random() < 0.5 else corrupt_expression(nums, rng)
