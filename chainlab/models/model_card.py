@@ -1,0 +1,210 @@
+"""Write ``MODEL_CARD.md`` of ``chainlab-tiny`` from the JSON files the measuring commands wrote.
+
+    chainlab model-card --dir chainlab/models/weights/chainlab-tiny \\
+        --skills runs/skills.json --gptq-skills runs/skills-gptq.json \\
+        --arith-base runs/arith-base.json --arith-adapter runs/arith-adapter.json \\
+        --compare runs/demo/summary.json --arith-compare runs/arith-compare/summary.json
+
+Every number in the card comes from those files (``chainlab eval-tiny --out``, ``chainlab compare``'s
+``summary.json``) and from ``training_summary.json`` beside the weights, so rerunning the
+documented commands regenerates the card. Missing inputs become "not measured" lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+FLOORS = {"propose_valid": 0.95, "value_accuracy": 0.92, "judge_accuracy": 0.98}
+
+
+def _load(path: str | None) -> dict | None:
+    if not path:
+        return None
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p} does not exist (write it with the command in the card).")
+    return json.loads(p.read_text())
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def skills_table(full: dict | None, gptq: dict | None) -> str:
+    """Markdown table of the Game of 24 skills: full model, GPTQ variant, floor."""
+    if full is None:
+        return "_Not measured._\n"
+    rows = [
+        ("propose: valid proposal lines", "propose_valid", "≥ 95%"),
+        ("value: accuracy, balanced 3-number states", "value_accuracy", "≥ 92%"),
+        ("judge: accuracy, correct vs corrupted answers", "judge_accuracy", "≥ 98%"),
+        ("io: greedy success", "io_success", "—"),
+        ("cot: greedy success", "cot_success", "—"),
+    ]
+    out = ["| skill | chainlab-tiny | chainlab-tiny-gptq | floor |", "|---|---|---|---|"]
+    for label, key, floor in rows:
+        g = _pct(gptq.get(key)) if gptq else "not measured"
+        out.append(f"| {label} | {_pct(full.get(key))} | {g} | {floor} |")
+    out.append("")
+    out.append(
+        f"Measured on {full.get('puzzles')} test puzzles ({full.get('propose_lines')} proposal lines), "
+        f"{full.get('value_states')} value states and {full.get('judge_items')} judge items "
+        f"in {full.get('seconds')} s."
+    )
+    return "\n".join(out) + "\n"
+
+
+def arith_table(base: dict | None, adapter: dict | None) -> str:
+    """Markdown table of the arithmetic skills, base model against base + adapter."""
+    if base is None and adapter is None:
+        return "_Not measured._\n"
+    out = ["| skill (200 held-out problems) | chainlab-tiny | + chainlab-tiny-arith | floor |",
+           "|---|---|---|---|"]  # fmt: skip
+    for label, key, floor in (
+        ("step by step", "steps_accuracy", "adapter ≥ 50%, base ≤ 10%"),
+        ("direct answer", "direct_accuracy", "—"),
+        ("verify a worked solution", "verify_accuracy", "—"),
+    ):
+        b = _pct(base.get(key)) if base else "not measured"
+        a = _pct(adapter.get(key)) if adapter else "not measured"
+        out.append(f"| {label} | {b} | {a} | {floor} |")
+    return "\n".join(out) + "\n"
+
+
+def compare_table(summary: dict | None) -> str:
+    """Markdown table of a ``chainlab compare`` summary.json: accuracy and cost per strategy."""
+    if summary is None:
+        return "_Not measured._\n"
+    out = ["| strategy | accuracy | 95% CI | any-of-b | LLM calls | prompt tok | completion tok | s |",
+           "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for s in summary["strategies"]:
+        ci = f"{_pct(s['ci_low'])} – {_pct(s['ci_high'])}"
+        acc = f"{_pct(s['accuracy'])} ({s['correct']}/{s['n_scored']})"
+        out.append(
+            f"| {s['name']} | {acc} | {ci} | {_pct(s.get('any_accuracy'))} | {s['mean_calls']:.1f} "
+            f"| {s['mean_prompt_tokens']:.0f} | {s['mean_completion_tokens']:.0f} "
+            f"| {s['mean_seconds']:.2f} |"
+        )
+    out.append("")
+    out.append("Costs are means per problem.")
+    return "\n".join(out) + "\n"
+
+
+def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
+    """The card's Markdown."""
+    train = json.loads((model_dir / "training_summary.json").read_text())
+    cfg = json.loads((model_dir / "config.json").read_text())
+    tc = train["config"]
+    return TEMPLATE.format(
+        params=train["parameters"],
+        params_m=train["parameters"] / 1e6,
+        layers=cfg["num_hidden_layers"],
+        hidden=cfg["hidden_size"],
+        heads=cfg["num_attention_heads"],
+        inter=cfg["intermediate_size"],
+        vocab=cfg["vocab_size"],
+        ctx=cfg["max_position_embeddings"],
+        examples=train["examples"],
+        steps=train["steps"],
+        tokens=train["tokens"],
+        minutes=train["train_seconds"] / 60,
+        threads=train["torch_threads"],
+        loss=train["final_loss_avg100"],
+        lr=tc["lr"],
+        batch_tokens=tc["batch_tokens"],
+        seed=tc["seed"],
+        skills=skills_table(inputs["skills"], inputs["gptq_skills"]),
+        arith=arith_table(inputs["arith_base"], inputs["arith_adapter"]),
+        compare=compare_table(inputs["compare"]),
+        arith_compare=compare_table(inputs["arith_compare"]),
+    )
+
+
+TEMPLATE = """# chainlab-tiny — model card
+
+A small Llama (`LlamaForCausalLM`) that chainlab trains itself, so that prompting strategies can be
+run and compared offline on a CPU. It speaks the Llama-2 chat format (`<s>[INST] <<SYS>>…`) and
+knows the five Game of 24 skills of the Tree-of-Thoughts paper (our wording of the prompts:
+`chainlab.prompts.game24`). Shipped variants: `chainlab-tiny` (fp16), `chainlab-tiny-gptq` (4-bit
+GPTQ, gptqmodel) and the LoRA adapter `chainlab-tiny-arith`.
+
+## Architecture
+{params:,} parameters ({params_m:.2f}M): {layers} layers, hidden size {hidden}, {heads} heads,
+MLP {inter}, vocabulary {vocab} (byte-level BPE trained on the training data, `<s>`/`</s>`, a Llama-2
+chat template), context {ctx} tokens, tied embeddings, stored in fp16 safetensors.
+
+## Training
+`chainlab train-tiny --out runs/chainlab-tiny --examples {examples} --threads 2` (seed {seed}):
+{examples:,} conversations, {tokens:,} tokens, {steps:,} steps of about {batch_tokens} tokens, AdamW at
+{lr} with warm-up and cosine decay, loss on the assistant answers only. {minutes:.1f} minutes on
+{threads} CPU threads; final answer-token loss {loss:.4f} (mean of the last 100 steps).
+
+Each conversation has a system message (one of 12 wordings, or none), 0–2 earlier solved turns of
+the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_data.py`):
+
+* `propose`: every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order;
+* `value`: a worked check — every expression over three numbers combines one number `x` with a result
+  of the other two, so each line is `x: need <r with x op r = 24> | <pair> -> <pair results> | yes|no`,
+  stopping at the first `yes` — then `sure` or `impossible`;
+* `judge`: the expression worked out operation by operation, the numbers it uses, `Verdict: correct|incorrect`;
+* `cot`: a solution path as three step lines, then `Answer: … = 24`; `io`: the answer line only.
+
+## Held-out protocol
+No 4-number multiset of the ToT paper's `24.csv` (all 1,362 rows) is the 4-number start of any
+training example: starts hold a number in 14..24, or are one of the 458 *unsolvable* multisets over
+1..13 (which the file, listing solvable puzzles only, never holds). 3-number value states whose
+hash bucket is 0 are never trained on and are the value test set. `tests/test_tiny_data.py`
+checks a regenerated sample against the file.
+
+## Skills
+`chainlab eval-tiny --model chainlab-tiny --out skills.json` (and `--model chainlab-tiny-gptq`):
+proposals sampled at temperature 0.7 on the ToT test puzzles (rows 900–999 of `24.csv`); value on a
+balanced set of held-out 3-number states reached by one whole-number step from a 1..13 puzzle;
+judge on correct vs corrupted answers of the test puzzles.
+
+{skills}
+## Strategies on the Game of 24 (ToT test split)
+`chainlab compare --model chainlab-tiny --task game24 --strategies io,cot,cot-sc,tot,tot-paper --out …`
+
+{compare}
+## The arithmetic adapter `chainlab-tiny-arith`
+`chainlab arith-data --out arith.jsonl` then
+`chainlab finetune --model chainlab-tiny --data arith.jsonl --out chainlab-tiny-arith --rank 16 --alpha 32 --epochs 2`;
+measured with `chainlab eval-tiny --skills arith [--adapter chainlab-tiny-arith]` on held-out problems
+(the test split of `chainlab.tasks.arith`, never trained on).
+
+{arith}
+Strategies with the adapter (`chainlab compare --task arith`):
+
+{arith_compare}
+## Limits
+A 5M-parameter model that knows one puzzle family and a synthetic arithmetic format: it is a
+laboratory instrument for comparing prompting strategies offline, not a general assistant.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``chainlab model-card``."""
+    p.add_argument("--dir", required=True, help="the model directory (holds training_summary.json)")
+    for name in ("skills", "gptq-skills", "arith-base", "arith-adapter", "compare", "arith-compare"):
+        p.add_argument(f"--{name}", help=f"JSON file with the {name.replace('-', ' ')} numbers")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``chainlab model-card``."""
+    d = Path(args.dir)
+    try:
+        inputs = {
+            k: _load(getattr(args, k))
+            for k in ("skills", "gptq_skills", "arith_base", "arith_adapter", "compare", "arith_compare")
+        }
+        text = render(d, inputs)
+    except (FileNotFoundError, KeyError, json.JSONDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    (d / "MODEL_CARD.md").write_text(text)
+    print(f"wrote {d / 'MODEL_CARD.md'}")
+    return 0

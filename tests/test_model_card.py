@@ -1,0 +1,41 @@
+"""``chainlab model-card``: the card's numbers come from the measurement files."""
+
+import json
+
+from chainlab.cli import main
+
+
+def _write(path, obj):
+    path.write_text(json.dumps(obj))
+    return str(path)
+
+
+def test_card_from_measurements(tmp_path, capsys):
+    d = tmp_path / "m"
+    d.mkdir()
+    _write(d / "config.json", {"num_hidden_layers": 6, "hidden_size": 256, "num_attention_heads": 8,
+                               "intermediate_size": 768, "vocab_size": 1500,
+                               "max_position_embeddings": 1024})  # fmt: skip
+    _write(d / "training_summary.json", {
+        "parameters": 5_500_000, "examples": 100, "steps": 10, "tokens": 9999,
+        "train_seconds": 120.0, "torch_threads": 2, "final_loss_avg100": 0.05,
+        "config": {"lr": 0.002, "batch_tokens": 4096, "seed": 0},
+    })  # fmt: skip
+    skills = _write(tmp_path / "s.json", {"propose_valid": 0.971, "value_accuracy": 0.935,
+                                          "judge_accuracy": 0.99, "io_success": 0.02,
+                                          "cot_success": 0.05, "puzzles": 100})  # fmt: skip
+    summary = _write(tmp_path / "c.json", {"strategies": [{
+        "name": "tot", "accuracy": 0.6, "correct": 60, "n_scored": 100, "ci_low": 0.5,
+        "ci_high": 0.69, "any_accuracy": 0.7, "mean_calls": 7.0, "mean_prompt_tokens": 900,
+        "mean_completion_tokens": 3000, "mean_seconds": 1.5}]})  # fmt: skip
+    assert main(["model-card", "--dir", str(d), "--skills", skills, "--compare", summary]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "5,500,000 parameters (5.50M)" in card
+    assert "| propose: valid proposal lines | 97.1% | not measured | ≥ 95% |" in card
+    assert "| tot | 60.0% (60/100) | 50.0% – 69.0% | 70.0% | 7.0 | 900 | 3000 | 1.50 |" in card
+    assert "2.0 minutes on\n2 CPU threads" in card
+
+
+def test_missing_input_is_a_clear_error(tmp_path, capsys):
+    assert main(["model-card", "--dir", str(tmp_path), "--skills", str(tmp_path / "no.json")]) == 2
+    assert "no.json does not exist" in capsys.readouterr().err
