@@ -358,3 +358,113 @@ def test_token_budget_selector(emb):
     assert hf.prompt_tokens(got, query) <= 60
     prompt = few_shot_prompt(example_selector=hf)
     assert prompt.format(**query).endswith("Q: How many apples?\nA:")
+
+
+# ---------------------------------------------------------------- exact prefilter (large flat indexes)
+class VectorTable(Embeddings):
+    """Embeddings returning fixed vectors for the texts ``t0``, ``t1``, ... (no model)."""
+
+    def __init__(self, vectors: np.ndarray, model_name: str = "vector-table"):
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.dimension = self.vectors.shape[1]
+        self.model_name = model_name
+
+    def embed_array(self, texts):
+        return self.vectors[[int(t[1:]) for t in texts]]
+
+    def embed_documents(self, texts):
+        return self.embed_array(texts).tolist()
+
+    def embed_query(self, text):
+        return self.embed_array([text])[0].tolist()
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _table_selector(vectors, **kwargs):
+    examples = [{"question": f"t{i}", "answer": str(i)} for i in range(len(vectors))]
+    return SemanticExampleSelector(examples, embeddings=VectorTable(vectors), **kwargs)
+
+
+def _brute_topk(vectors, q, k):
+    scores = vectors @ q
+    return np.sort(scores)[::-1][:k]
+
+
+@pytest.mark.parametrize("kind", ["sq8", "bf16", "fp16"])
+def test_prefilter_matches_exact_scan(kind):
+    rng = np.random.default_rng(0)
+    vectors = _unit(rng.standard_normal((3000, 48)))
+    plain = _table_selector(vectors, k=8, prefilter=None)
+    fast = _table_selector(vectors, k=8, prefilter=kind)
+    assert plain._prefilter is None and fast._prefilter.kind == kind
+    queries = _unit(rng.standard_normal((40, 48)))
+    for q in queries:
+        assert [r for r, _ in fast.search_by_vector(q)] == [r for r, _ in plain.search_by_vector(q)]
+        got = [s for _, s in fast.search_by_vector(q, 5)]
+        assert got == pytest.approx(list(_brute_topk(vectors, q, 5)), abs=1e-6)
+    fast.mmr = plain.mmr = True
+    assert fast.select_by_vector(queries[0]) == plain.select_by_vector(queries[0])
+
+
+def test_prefilter_near_duplicates_fall_back_and_stay_exact():
+    rng = np.random.default_rng(1)
+    centre = _unit(rng.standard_normal((1, 32)))
+    crowd = _unit(centre + rng.normal(0, 2e-3, (300, 32)))  # within the 8-bit error of each other
+    vectors = np.concatenate([crowd, _unit(rng.standard_normal((700, 32)))])
+    sel = _table_selector(vectors, k=8, prefilter="sq8")
+    for q in _unit(centre + rng.normal(0, 1e-3, (10, 32))):
+        hits = sel.search_by_vector(q)
+        scores = [s for _, s in hits]
+        assert len({r for r, _ in hits}) == 8 and scores == sorted(scores, reverse=True)
+        assert scores == pytest.approx(list(_brute_topk(vectors, q, 8)), abs=1e-6)
+        assert all(np.dot(vectors[r], q) == pytest.approx(s, abs=1e-6) for r, s in hits)
+    assert sel._prefilter.range_fallbacks > 0  # the candidate list alone could not prove it
+
+
+def test_prefilter_auto_threshold_incremental_and_rebuild(monkeypatch):
+    import chainlab.selectors.semantic as semantic
+
+    monkeypatch.setattr(semantic, "AUTO_MIN_VECTORS", 500)
+    rng = np.random.default_rng(2)
+    vectors = _unit(rng.standard_normal((1200, 24)))
+    vectors[0], vectors[1] = np.eye(24)[0], -np.eye(24)[0]  # first build spans [-1, 1]
+    vectors[1100:] *= 3.0  # outside the range the 8-bit copy is first trained on
+    table = VectorTable(vectors)
+    ex = [{"question": f"t{i}", "answer": str(i)} for i in range(len(vectors))]
+    sel = SemanticExampleSelector(ex[:400], embeddings=table, k=4, normalize=False)
+    assert sel._prefilter is None  # "auto" below the threshold
+    sel.add_examples(ex[400:600])
+    first = sel._prefilter
+    assert first is not None and first.ntotal == 600
+    sel.add_examples(ex[600:1100])
+    assert sel._prefilter is first and first.ntotal == 1100  # incremental add
+    sel.add_examples(ex[1100:])
+    assert sel._prefilter is not first and sel._prefilter.ntotal == 1200  # retrained on all
+    for q in _unit(rng.standard_normal((20, 24))):
+        assert [s for _, s in sel.search_by_vector(q)] == pytest.approx(
+            list(_brute_topk(vectors, q, 4)), abs=1e-5
+        )
+
+
+def test_prefilter_save_load_and_bad_values(tmp_path):
+    rng = np.random.default_rng(3)
+    vectors = _unit(rng.standard_normal((600, 16)))
+    sel = _table_selector(vectors, k=3, prefilter="bf16")
+    sel.save(tmp_path)
+    assert json.loads((tmp_path / "meta.json").read_text())["index"]["prefilter"] == "bf16"
+    table = VectorTable(vectors)
+    loaded = SemanticExampleSelector.load(tmp_path, embeddings=table)
+    assert loaded._prefilter.kind == "bf16" and loaded._prefilter.ntotal == 600
+    q = vectors[5]
+    assert loaded.search_by_vector(q) == sel.search_by_vector(q)
+    assert loaded.select_examples({"question": "t5"})[0]["answer"] == "5"
+    assert SemanticExampleSelector.load(tmp_path, embeddings=table, prefilter=None)._prefilter is None
+    with pytest.raises(ValueError, match="prefilter"):
+        SemanticExampleSelector.load(tmp_path, embeddings=table, prefilter="pq")
+    with pytest.raises(ValueError, match="prefilter"):
+        _table_selector(vectors, prefilter="int4")
+    with pytest.raises(ValueError, match="dimension 8.*dimension 16"):
+        sel.select_by_vector(np.ones(8, dtype=np.float32))

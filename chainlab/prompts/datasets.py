@@ -1,7 +1,8 @@
-"""Locate and read the shared benchmark data (GSM8K, SVAMP) without copying it into the repo.
+"""Read the shared benchmark data (GSM8K, SVAMP) without copying it into the repo.
 
-The data folder is ``$CHAINLAB_DATA`` when set, else ``../shared/data`` relative to the repository
-root (``/work/shared/data`` in the dev workspace and CI).
+Where the data lives is decided in one place, :mod:`chainlab.tasks.data`: ``$CHAINLAB_DATA`` when
+set, else ``../shared/data`` next to the repository. ``data_dir`` and ``data_path`` are re-exported
+from there so ``chainlab.prompts`` users keep their imports.
 """
 
 from __future__ import annotations
@@ -9,34 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+from chainlab.tasks.data import data_dir, data_path
+
 __all__ = ["data_dir", "data_path", "read_jsonl"]
-
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def data_dir() -> Path:
-    """The benchmark data folder (``$CHAINLAB_DATA`` or ``<repo>/../shared/data``)."""
-    env = os.environ.get("CHAINLAB_DATA")
-    if env:
-        return Path(env)
-    return (_REPO_ROOT / ".." / "shared" / "data").resolve()
-
-
-def data_path(*parts: str) -> Path:
-    """Path of a file in the data folder, e.g. ``data_path("gsm8k", "train.jsonl")``.
-
-    Raises:
-        FileNotFoundError: naming the path and how to point chainlab at the data.
-    """
-    path = data_dir().joinpath(*parts)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found: set CHAINLAB_DATA to the folder holding {'/'.join(parts)}."
-        )
-    return path
 
 
 def read_jsonl(path: str | os.PathLike[str], limit: int | None = None) -> Iterator[dict[str, Any]]:

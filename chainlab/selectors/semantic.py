@@ -8,7 +8,9 @@ plugs into ``FewShotPromptTemplate(example_selector=...)`` and
 * embeds only the ``input_keys`` fields (default rule: see :mod:`chainlab.selectors.keys`),
   never the answers;
 * uses FAISS (exact ``IndexFlatIP`` on L2-normalised vectors by default; ``"hnsw"``/``"ivf"``
-  for large sets) without ``langchain-community``;
+  for large sets) without ``langchain-community``; from 20,000 examples the exact index scans an
+  8-bit copy first and rescores exactly, with a completeness proof
+  (:mod:`chainlab.selectors.prefilter`), so results stay exact;
 * embeds each distinct text once (cache keyed by text; a query equal to a stored example's text
   reuses the stored vector);
 * saves/loads with ``faiss.write_index``/``read_index`` + JSON — no pickle;
@@ -39,8 +41,15 @@ from chainlab.selectors.embeddings import (
     embedding_dimension,
     embedding_model_name,
 )
-from chainlab.selectors.index import IndexConfig, add_vectors, configure_search, new_index
+from chainlab.selectors.index import (
+    IndexConfig,
+    add_vectors,
+    configure_search,
+    flat_vectors,
+    new_index,
+)
 from chainlab.selectors.keys import infer_input_keys, validate_examples
+from chainlab.selectors.prefilter import AUTO_MIN_VECTORS, AUTO_PREFILTER, ExactPrefilter
 
 __all__ = ["SemanticExampleSelector", "MaxMarginalRelevanceExampleSelector", "mmr_select"]
 
@@ -60,7 +69,10 @@ def mmr_select(
     """
     if len(candidates) == 0 or k <= 0:
         return []
-    c = candidates / np.maximum(np.linalg.norm(candidates, axis=1, keepdims=True), 1e-12)
+    c = np.asarray(candidates, dtype=np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", c, c))
+    if not np.allclose(norms, 1.0, atol=1e-4):  # stored vectors are usually normalised already
+        c = c / np.maximum(norms, 1e-12)[:, None]
     q = query / max(float(np.linalg.norm(query)), 1e-12)
     to_query = c @ q
     chosen = [int(np.argmax(to_query))]
@@ -92,6 +104,11 @@ class SemanticExampleSelector(BaseExampleSelector):
         batch_size: texts per embedding call.
         show_progress: tqdm bar while embedding.
         hnsw_m, ef_construction, ef_search, nlist, nprobe: approximate-index parameters.
+        prefilter: exact (``"flat"``) index only. ``"auto"`` (default): from 20,000 examples,
+            find candidates in an 8-bit copy of the vectors and rescore them exactly, with a proof
+            that no better example was left out (same results as a plain scan, a quarter of the
+            memory read per query); ``"sq8"``/``"bf16"``/``"fp16"``: always, with that copy;
+            ``None``: always scan the float32 vectors.
 
     Raises:
         ValueError: ``examples`` is empty.
@@ -118,6 +135,7 @@ class SemanticExampleSelector(BaseExampleSelector):
         ef_search: int = 128,
         nlist: int | None = None,
         nprobe: int = 16,
+        prefilter: str | None = "auto",
     ) -> None:
         examples = list(examples)
         if not examples:
@@ -129,7 +147,9 @@ class SemanticExampleSelector(BaseExampleSelector):
             k=k,
             input_keys=list(input_keys) if input_keys else infer_input_keys(examples[0]),
             example_keys=list(example_keys) if example_keys else None,
-            config=IndexConfig(index_type, hnsw_m, ef_construction, ef_search, nlist, nprobe),
+            config=IndexConfig(
+                index_type, hnsw_m, ef_construction, ef_search, nlist, nprobe, prefilter
+            ),
             normalize=normalize,
             mmr=mmr,
             fetch_k=fetch_k,
@@ -175,6 +195,8 @@ class SemanticExampleSelector(BaseExampleSelector):
         self.num_query_embedded = 0  # query texts sent to the embedding model
         self._text_rows: dict[str, int] = {}
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._prefilter: ExactPrefilter | None = None
+        self._vectors: np.ndarray | None = None  # view of the flat index's vectors (flat only)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -240,10 +262,41 @@ class SemanticExampleSelector(BaseExampleSelector):
         if self.index is None:
             self.index = new_index(self.config, rows.shape[1])
         self.index = add_vectors(self.index, rows, self.config)
+        self._sync_flat(rows)
         for i, text in enumerate(texts):
             self._text_rows.setdefault(text, first + i)
         self.examples.extend(examples)
         return list(range(first, first + len(examples)))
+
+    def _sync_flat(self, new_rows: np.ndarray | None = None) -> None:
+        """Refresh the float32 view and the exact prefilter after the flat index changed.
+
+        ``new_rows`` are the vectors just appended (None: rebuild from the whole index).
+        """
+        if self.config.index_type != "flat" or self.index is None:
+            self._vectors = self._prefilter = None
+            return
+        self._vectors = flat_vectors(self.index)
+        n = len(self._vectors)
+        kind = self.config.prefilter
+        if kind == "auto":
+            kind = AUTO_PREFILTER if n >= AUTO_MIN_VECTORS else None
+        if kind is None:
+            self._prefilter = None
+            return
+        pf = self._prefilter
+        if (
+            pf is None
+            or pf.kind != kind
+            or new_rows is None
+            or pf.ntotal + len(new_rows) != n
+            or pf.needs_rebuild(new_rows)
+        ):
+            pf = ExactPrefilter(kind, self._vectors.shape[1])
+            pf.rebuild(self._vectors)
+        else:
+            pf.add(new_rows)
+        self._prefilter = pf
 
     def _dim_or(self, vecs: np.ndarray) -> int:
         if self.dimension is None:
@@ -315,13 +368,28 @@ class SemanticExampleSelector(BaseExampleSelector):
         Asking for more than the store holds returns everything, with a warning.
         """
         k = self._check_k(self.k if k is None else k)
-        q = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if not q.flags.c_contiguous:
+            q = np.ascontiguousarray(q)
+        if q.shape[1] != self.index.d:
+            raise ValueError(
+                f"Query vector has dimension {q.shape[1]}, the index holds dimension {self.index.d}."
+            )
         fetch = min(max(self.fetch_k, k), len(self.examples)) if self.mmr else k
-        scores, ids = self.index.search(q, fetch)
-        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        vectors = self._vectors
+        if vectors is not None and len(vectors) != self.index.ntotal:  # index grown behind our back
+            self._sync_flat()
+            vectors = self._vectors
+        if self._prefilter is not None:
+            scores, ids = self._prefilter.search(vectors, q, fetch)
+            hits = list(zip(ids.tolist(), scores.tolist(), strict=True))
+        else:
+            scores, ids = self.index.search(q, fetch)
+            hits = [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist(), strict=True) if i >= 0]
         if not self.mmr:
             return hits[:k]
-        cand = np.stack([self.index.reconstruct(i) for i, _ in hits])
+        rows = np.fromiter((i for i, _ in hits), dtype=np.int64, count=len(hits))
+        cand = vectors[rows] if vectors is not None else self.index.reconstruct_batch(rows)
         order = mmr_select(q[0], cand, k, self.lambda_mult)
         return [hits[j] for j in order]
 
@@ -400,7 +468,7 @@ class SemanticExampleSelector(BaseExampleSelector):
             embeddings: the embedding model; default: the bundled MiniLM when the index was
                 built with it. Its name and dimension must match the saved ones.
             **overrides: ``k``, ``mmr``, ``fetch_k``, ``lambda_mult``, ``batch_size``,
-                ``show_progress``, ``ef_search``, ``nprobe``.
+                ``show_progress``, ``ef_search``, ``nprobe``, ``prefilter``.
 
         Raises:
             FileNotFoundError: a file is missing.
@@ -448,9 +516,10 @@ class SemanticExampleSelector(BaseExampleSelector):
                 f"{len(examples)} examples and the model dimension is {dim}."
             )
         config = IndexConfig(**meta["index"])
-        for key in ("ef_search", "nprobe"):
+        for key in ("ef_search", "nprobe", "prefilter"):
             if key in overrides:
                 setattr(config, key, overrides.pop(key))
+        config.__post_init__()  # validate overrides
         configure_search(index, config)
         self = cls.__new__(cls)
         settings = {
@@ -474,6 +543,7 @@ class SemanticExampleSelector(BaseExampleSelector):
             **settings,
         )
         self.index, self.dimension, self.examples = index, dim, examples
+        self._sync_flat()
         for i, ex in enumerate(examples):
             self._text_rows.setdefault(self.example_text(ex), i)
         return self
