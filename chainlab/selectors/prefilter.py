@@ -110,11 +110,12 @@ class ExactPrefilter:
         assert self.index is not None
         for start in range(0, len(vectors), _CHUNK):
             block = np.ascontiguousarray(vectors[start : start + _CHUNK], dtype=np.float32)
-            decoded = self.index.sa_decode(self.index.sa_encode(block))
+            codes = self.index.sa_encode(block)
+            decoded = self.index.sa_decode(codes)
             decoded -= block
             self.err_max = max(self.err_max, float(np.sqrt(np.einsum("ij,ij->i", decoded, decoded).max())))
             self.norm_max = max(self.norm_max, float(np.sqrt(np.einsum("ij,ij->i", block, block).max())))
-            self.index.add(block)
+            self.index.add_sa_codes(codes)  # the codes just measured: encoded once
 
     def search(self, vectors: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-``k`` inner products of ``query`` against ``vectors``.
