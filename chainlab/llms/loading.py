@@ -14,7 +14,15 @@ from chainlab.llms import options as opts_mod
 from chainlab.llms.errors import ModelNotFoundError
 from chainlab.llms.sources import Source, hub_unreachable, resolve
 
-_LLM_FIELDS = set(opts_mod.OPTION_NAMES) | {"batch_size", "chat_format", "generate_kwargs", "max_tokens"}
+_LLM_FIELDS = set(opts_mod.OPTION_NAMES) | {
+    "batch_size",
+    "max_batch_rows",
+    "max_batch_tokens",
+    "prefix_reuse",
+    "chat_format",
+    "generate_kwargs",
+    "max_tokens",
+}
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
 
@@ -26,6 +34,8 @@ def load_llm(
     dtype: Any = None,
     merge_adapter: bool = False,
     trust_remote_code: bool = False,
+    cache: Any = None,
+    call_cache: Any = None,
     **generation_defaults: Any,
 ):
     """Load a causal LM (and optionally a LoRA adapter) as a LangChain :class:`LocalLLM`.
@@ -43,9 +53,15 @@ def load_llm(
         merge_adapter: merge the LoRA weights into the base (``merge_and_unload``): faster
             generation, same outputs. Not possible on GPTQ models.
         trust_remote_code: allow a checkpoint's own Python code to run (off by default).
+        cache: a persistent LangChain cache for re-runs: a path (an
+            :class:`~chainlab.llms.sqlite_cache.SQLiteCache` file), a ``BaseCache``, or
+            True/False (LangChain's global cache / none). Default: LangChain's global setting.
+        call_cache: True or a :class:`~chainlab.llms.call_cache.CallCache`: serve repeated
+            identical calls of this run from memory (:meth:`LocalLLM.with_cache`).
         **generation_defaults: :class:`LocalLLM` defaults: ``max_new_tokens``, ``temperature``,
             ``top_p``, ``top_k``, ``do_sample``, ``repetition_penalty``, ``seed``, ``n``,
-            ``truncate``, ``batch_size``, ``chat_format``, ``generate_kwargs``.
+            ``truncate``, ``chat_format``, ``generate_kwargs``, and batching: ``batch_size``,
+            ``max_batch_rows``, ``max_batch_tokens``, ``prefix_reuse``.
 
     Returns:
         A :class:`~chainlab.llms.LocalLLM` with ``.model`` and ``.tokenizer``.
@@ -65,6 +81,7 @@ def load_llm(
     from chainlab.llms.local_llm import LocalLLM
 
     llm_kwargs = _check_defaults(generation_defaults)
+    llm_kwargs.update(_cache_kwargs(cache, call_cache))
     src = resolve(model, "model")
     config = _load_config(src, AutoConfig, trust_remote_code)
     gptq = is_gptq_config(config)
@@ -103,6 +120,34 @@ def load_llm(
     tokenizer = _load_tokenizer(src, ad_src, trust_remote_code)
     llm_kwargs.setdefault("chat_format", default_chat_format(tokenizer, src.name))
     return LocalLLM(model=hf_model, tokenizer=tokenizer, model_id=src.name, **llm_kwargs)
+
+
+def _cache_kwargs(cache: Any, call_cache: Any) -> dict[str, Any]:
+    """``cache``/``call_cache`` arguments of :func:`load_llm` as LocalLLM fields."""
+    from langchain_core.caches import BaseCache
+
+    out: dict[str, Any] = {}
+    if cache is not None:
+        if isinstance(cache, (str, os.PathLike)):
+            from chainlab.llms.sqlite_cache import SQLiteCache
+
+            cache = SQLiteCache(cache)
+        if not isinstance(cache, (BaseCache, bool)):
+            raise TypeError(
+                f"cache must be a path, a langchain BaseCache or a bool; got {type(cache).__name__}."
+            )
+        out["cache"] = cache
+    if call_cache is not None and call_cache is not False:
+        from chainlab.llms.call_cache import CallCache
+
+        if call_cache is True:
+            call_cache = CallCache()
+        if not isinstance(call_cache, CallCache):
+            raise TypeError(
+                f"call_cache must be True or a CallCache; got {type(call_cache).__name__}."
+            )
+        out["call_cache"] = call_cache
+    return out
 
 
 def _check_defaults(defaults: dict[str, Any]) -> dict[str, Any]:

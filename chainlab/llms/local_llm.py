@@ -2,8 +2,12 @@
 
 Compared with wrapping a ``transformers.pipeline`` in ``HuggingFacePipeline``:
 
-* many prompts go through **one** ``model.generate`` per batch (left padding, attention mask);
-* ``n`` samples per prompt come from the same call (``num_return_sequences``);
+* many prompts go through **one** batched decode per sub-batch (left padding, attention mask),
+  sub-batches sized by ``batch_size``/``max_batch_rows``/``max_batch_tokens`` (memory-aware);
+* ``n`` samples per prompt come from the same call, and with ``prefix_reuse`` (default) a prefix
+  shared by the batch's prompts and each prompt's ``n`` samples are prefilled once
+  (:mod:`chainlab.llms.prefix_cache`), with the same tokens as ``model.generate``;
+* ``with_cache()`` serves repeated identical calls from memory (:mod:`chainlab.llms.call_cache`);
 * ``stop`` strings end decoding per sequence and are cut from the returned text;
 * ``seed`` makes sampling reproducible; token usage is reported in ``llm_output``;
 * chat prompts can be formatted with the Llama-2 format or the tokenizer's chat template.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,9 +32,11 @@ from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 from transformers import StoppingCriteriaList, TextIteratorStreamer
 
 from chainlab.llms import options as opts_mod
+from chainlab.llms.call_cache import CallCache, cache_key, model_fingerprint
 from chainlab.llms.chat import ChatFormat, format_prompt_value
 from chainlab.llms.errors import PromptTooLongError
-from chainlab.llms.options import GenerationOptions
+from chainlab.llms.options import BatchLimits, GenerationOptions
+from chainlab.llms.prefix_cache import PrefixReuseUnsupported, decode_rows, static_support_problem
 from chainlab.llms.stopping import (
     CancelCriteria,
     StopBuffer,
@@ -39,6 +46,8 @@ from chainlab.llms.stopping import (
 )
 
 _LC_KEYS = ("tags", "metadata", "run_name", "run_id")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,8 +89,21 @@ class LocalLLM(BaseLLM):
     """Samples per prompt, all from the same ``model.generate`` call."""
     truncate: bool = False
     """Left-truncate prompts longer than the context instead of raising ``PromptTooLongError``."""
-    batch_size: int = 16
-    """Prompts per ``model.generate`` call (each with ``n`` sequences)."""
+    batch_size: int = opts_mod.DEFAULT_BATCH_SIZE
+    """Most distinct prompts per sub-batch (one batched decode)."""
+    max_batch_rows: int = opts_mod.DEFAULT_MAX_BATCH_ROWS
+    """Most sequences decoded together per sub-batch (prompts x ``n`` samples when sampling)."""
+    max_batch_tokens: int | None = None
+    """Most ``rows x (longest prompt + max_new_tokens)`` per sub-batch (its KV-cache size).
+    None: a quarter of the free memory at the first call over the model's bytes per token, rounded
+    down to a power of two. Seeded samples depend on how a request is split, so set it (and keep
+    ``batch_size``/``max_batch_rows``) to reproduce seeded runs on another machine."""
+    prefix_reuse: bool = True
+    """Prefill a prefix shared by a sub-batch's prompts, and each prompt for its ``n`` samples,
+    once (:mod:`chainlab.llms.prefix_cache`); falls back to ``model.generate`` where the model or
+    the options do not allow it. Same tokens either way."""
+    call_cache: CallCache | None = Field(default=None, exclude=True, repr=False)
+    """In-run cache of identical calls (see :meth:`with_cache`); None: off."""
     chat_format: ChatFormat = "none"
     """How a ``ChatPromptValue`` becomes text: ``"none"``, ``"llama2"`` or ``"template"``."""
     generate_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -90,13 +112,16 @@ class LocalLLM(BaseLLM):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _memo: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     # --- construction ----------------------------------------------------------------------
     @model_validator(mode="after")
     def _check(self) -> LocalLLM:
         opts_mod.validate(self._defaults())
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1; got batch_size={self.batch_size}.")
+        for name in ("batch_size", "max_batch_rows", "max_batch_tokens"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1; got {name}={value}.")
         tok = self.tokenizer
         if tok is None:
             raise ValueError("LocalLLM needs a tokenizer: pass tokenizer=AutoTokenizer.from_pretrained(...).")
@@ -138,9 +163,54 @@ class LocalLLM(BaseLLM):
         """Everything that changes outputs: LangChain caches key on it."""
         return {
             "model_id": self.model_id,
+            "model_fingerprint": self.fingerprint(),
             "chat_format": self.chat_format,
             **opts_mod.as_dict(self._defaults()),
         }
+
+    # --- caches, batching ------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """A digest of the model's config, tokenizer and weights (see :func:`model_fingerprint`).
+
+        It is part of ``_identifying_params``, so LangChain caches (``InMemoryCache``,
+        :class:`~chainlab.llms.sqlite_cache.SQLiteCache`) never serve another model's outputs.
+        Computed once per model object.
+        """
+        key = (id(self.model), id(self.tokenizer))
+        memo = self._memo.get("fingerprint")
+        if memo is None or memo[0] != key:
+            memo = (key, model_fingerprint(self.model, self.tokenizer))
+            self._memo["fingerprint"] = memo
+        return memo[1]
+
+    def with_cache(self, cache: CallCache | None = None) -> LocalLLM:
+        """This LLM with an in-run cache of identical calls (a new :class:`CallCache` by default).
+
+        Greedy calls are cached per prompt, seeded sampled calls per whole call, unseeded sampled
+        calls never (see :mod:`chainlab.llms.call_cache`). Copies made by per-call options
+        (``llm.bind(...)``, ``generate(..., n=4)``) share the cache; ``llm.call_cache.stats()``
+        gives hits and misses. Token usage still reports every call's tokens (cached ones too),
+        with ``call_cache`` hits/misses in ``llm_output``.
+        """
+        return self.model_copy(update={"call_cache": cache if cache is not None else CallCache()})
+
+    def batch_limits(self) -> BatchLimits:
+        """The sub-batch limits in force (``max_batch_tokens`` derived from free memory if unset)."""
+        tokens = self.max_batch_tokens
+        if tokens is None:
+            key = ("auto_tokens", id(self.model))
+            tokens = self._memo.get(key)
+            if tokens is None:
+                tokens = opts_mod.default_max_batch_tokens(self.model)
+                self._memo[key] = tokens
+        return BatchLimits(prompts=self.batch_size, rows=self.max_batch_rows, tokens=tokens)
+
+    def prefix_reuse_problem(self) -> str | None:
+        """Why this model cannot use prefix reuse (None: it can, or it was not tried yet)."""
+        key = ("prefix", id(self.model))
+        if key not in self._memo:
+            self._memo[key] = static_support_problem(self.model)
+        return self._memo[key]
 
     def _defaults(self) -> GenerationOptions:
         return GenerationOptions(
@@ -218,39 +288,149 @@ class LocalLLM(BaseLLM):
         o = self._options(kwargs)
         stops = [s for s in (stop or []) if s]
         encoded = [self._encode(p, o, i) for i, p in enumerate(prompts)]
+        seqs, stats = self._cached_compute(prompts, encoded, o, stops)
         generations: list[list[Generation]] = []
-        calls = completion = sequences = 0
-        for k, start in enumerate(range(0, len(encoded), self.batch_size)):
-            chunk = encoded[start : start + self.batch_size]
-            seed = None if o.seed is None else o.seed + k
-            per_prompt = self._generate_batch(chunk, o, stops, seed)
-            calls += 1
-            for seqs in per_prompt:
-                generations.append(
-                    [
-                        Generation(
-                            text=s.text,
-                            generation_info={
-                                "finish_reason": s.finish_reason,
-                                "completion_tokens": s.completion_tokens,
-                            },
-                        )
-                        for s in seqs
-                    ]
-                )
-                completion += sum(s.completion_tokens for s in seqs)
-                sequences += len(seqs)
+        completion = sequences = 0
+        for per_prompt in seqs:
+            generations.append(
+                [
+                    Generation(
+                        text=s.text,
+                        generation_info={
+                            "finish_reason": s.finish_reason,
+                            "completion_tokens": s.completion_tokens,
+                        },
+                    )
+                    for s in per_prompt
+                ]
+            )
+            completion += sum(s.completion_tokens for s in per_prompt)
+            sequences += len(per_prompt)
         prompt_tokens = sum(len(ids) for ids in encoded)
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion,
             "total_tokens": prompt_tokens + completion,
             "sequences": sequences,
-            "calls": calls,
+            "calls": stats["calls"],
+            "prefix_cached_tokens": stats["prefix_cached_tokens"],
         }
-        return LLMResult(
-            generations=generations, llm_output={"token_usage": usage, "model_name": self.model_id}
+        llm_output: dict[str, Any] = {"token_usage": usage, "model_name": self.model_id}
+        if self.call_cache is not None:
+            llm_output["call_cache"] = {"hits": stats["hits"], "misses": stats["misses"]}
+        return LLMResult(generations=generations, llm_output=llm_output)
+
+    def _cached_compute(
+        self,
+        prompts: list[str],
+        encoded: list[list[int]],
+        o: GenerationOptions,
+        stops: list[str],
+    ) -> tuple[list[list[_Sequence]], dict[str, int]]:
+        """:meth:`_compute`, with identical calls served by ``call_cache`` (module docstring)."""
+        cache = self.call_cache
+        stats = {"calls": 0, "prefix_cached_tokens": 0, "hits": 0, "misses": 0}
+        if cache is None or (o.sampling and o.seed is None):
+            seqs, run = self._compute(encoded, o, stops)
+            stats.update(run)
+            return seqs, stats
+        head = [self.fingerprint(), self.chat_format, stops, opts_mod.cache_params(o)]
+        if o.sampling:  # seeded: reproducible only as a whole call
+            key = cache_key([*head, prompts])
+            hit = None if key is None else cache.get(key, count=len(prompts))
+            if hit is not None:
+                stats["hits"] = len(prompts)
+                return _thaw(hit), stats
+            seqs, run = self._compute(encoded, o, stops)
+            stats.update(run, misses=len(prompts) if key is not None else 0)
+            if key is not None:
+                cache.put(key, _freeze(seqs))
+            return seqs, stats
+        keys = [cache_key([*head, p]) for p in prompts]
+        out: list[list[_Sequence] | None] = [None] * len(prompts)
+        for i, key in enumerate(keys):
+            hit = None if key is None else cache.get(key)
+            if hit is not None:
+                out[i] = _thaw([hit])[0]
+                stats["hits"] += 1
+            elif key is not None:
+                stats["misses"] += 1
+        missing = [i for i, seq in enumerate(out) if seq is None]
+        if missing:
+            seqs, run = self._compute([encoded[i] for i in missing], o, stops)
+            stats.update(run)
+            for i, per_prompt in zip(missing, seqs, strict=True):
+                out[i] = per_prompt
+                if keys[i] is not None:
+                    cache.put(keys[i], _freeze([per_prompt])[0])
+        return [seq for seq in out if seq is not None], stats
+
+    def _compute(
+        self, encoded: list[list[int]], o: GenerationOptions, stops: list[str]
+    ) -> tuple[list[list[_Sequence]], dict[str, int]]:
+        """Generate ``o.n`` sequences per prompt over memory-bounded sub-batches.
+
+        Greedy: identical prompts are decoded once and each prompt once (its ``n`` sequences are
+        equal). Sampling: each prompt has ``n`` rows; sub-batch ``k`` is seeded ``seed + k``.
+        """
+        if not encoded:
+            return [], {"calls": 0, "prefix_cached_tokens": 0}
+        if o.sampling:
+            work, back, per_prompt = encoded, list(range(len(encoded))), o.n
+        else:
+            uniq: dict[tuple[int, ...], int] = {}
+            back = [uniq.setdefault(tuple(ids), len(uniq)) for ids in encoded]
+            work, per_prompt = [list(k) for k in uniq], 1
+        plan = opts_mod.plan_batches(
+            [len(ids) for ids in work], per_prompt, o.max_new_tokens, self.batch_limits()
         )
+        seqs: list[list[_Sequence]] = [[] for _ in work]
+        reused = 0
+        for k, batch in enumerate(plan):
+            owners = [i for i, rows in batch for _ in range(rows)]
+            seed = None if o.seed is None else o.seed + k
+            tokens, saved = self._decode_rows([work[i] for i in owners], o, stops, seed)
+            reused += saved
+            for i, row in zip(owners, tokens, strict=True):
+                seqs[i].append(self._analyse(row, stops, o.max_new_tokens))
+        if o.sampling:
+            out = seqs
+        else:
+            out = [[seqs[back[j]][0]] * o.n for j in range(len(encoded))]
+        return out, {"calls": len(plan), "prefix_cached_tokens": reused}
+
+    def _decode_rows(
+        self,
+        rows: list[list[int]],
+        o: GenerationOptions,
+        stops: Sequence[str],
+        seed: int | None,
+    ) -> tuple[list[list[int]], int]:
+        """New tokens of every row (one sequence each) and the prompt tokens prefix reuse saved."""
+        if self.prefix_reuse and self.prefix_reuse_problem() is None:
+            width = max(len(r) for r in rows)
+            criteria = [StopOnSubstrings(self.tokenizer, stops, prompt_length=width)] if stops else []
+            config = self._generation_config(o, num_return_sequences=1)
+            try:
+                with self._lock, self._rng(seed), torch.inference_mode():
+                    res = decode_rows(
+                        self.model,
+                        rows,
+                        config,
+                        pad_token_id=self._pad_id,
+                        stopping_criteria=criteria,
+                        extra=o.extra,
+                        device=self._input_device(),
+                    )
+                return res.tokens, res.reused_tokens
+            except PrefixReuseUnsupported as exc:
+                if exc.model_level:
+                    self._memo[("prefix", id(self.model))] = str(exc)
+                    logger.info("Prefix reuse is off for %s: %s", self.model_id or "this model", exc)
+                else:
+                    logger.debug("Prefix reuse skipped for this call: %s", exc)
+        input_ids, out = self._run_generate(rows, o, stops, seed, num_return_sequences=1)
+        return out[:, input_ids.shape[1] :].tolist(), 0
 
     def _stream(
         self,
@@ -404,6 +584,19 @@ class LocalLLM(BaseLLM):
             torch.manual_seed(seed)
             yield
 
+    def _generation_config(self, o: GenerationOptions, num_return_sequences: int | None = None):
+        """The ``GenerationConfig`` of a call: the model's, updated with ``o``."""
+        config = copy.deepcopy(self.model.generation_config)
+        gen_kwargs = o.generate_kwargs()
+        if num_return_sequences is not None:
+            gen_kwargs["num_return_sequences"] = num_return_sequences
+        config.update(**gen_kwargs)
+        config.pad_token_id = self._pad_id
+        if config.eos_token_id is None and self.tokenizer.eos_token_id is not None:
+            config.eos_token_id = self.tokenizer.eos_token_id
+        config.max_length = None
+        return config
+
     def _run_generate(
         self,
         batch: Sequence[list[int]],
@@ -425,16 +618,7 @@ class LocalLLM(BaseLLM):
         device = self._input_device()
         input_ids, attention = input_ids.to(device), attention.to(device)
 
-        config = copy.deepcopy(self.model.generation_config)
-        gen_kwargs = o.generate_kwargs()
-        if num_return_sequences is not None:
-            gen_kwargs["num_return_sequences"] = num_return_sequences
-        config.update(**gen_kwargs)
-        config.pad_token_id = pad
-        if config.eos_token_id is None and self.tokenizer.eos_token_id is not None:
-            config.eos_token_id = self.tokenizer.eos_token_id
-        config.max_length = None
-
+        config = self._generation_config(o, num_return_sequences)
         criteria = StoppingCriteriaList()
         if stops:
             criteria.append(StopOnSubstrings(self.tokenizer, stops, prompt_length=width))
@@ -453,27 +637,6 @@ class LocalLLM(BaseLLM):
             out = out.sequences
         return input_ids, out.cpu()
 
-    def _generate_batch(
-        self,
-        batch: Sequence[list[int]],
-        o: GenerationOptions,
-        stops: Sequence[str],
-        seed: int | None,
-    ) -> list[list[_Sequence]]:
-        """Generate ``o.n`` sequences for each prompt of ``batch`` in one ``model.generate``."""
-        # Greedy decoding gives n identical sequences: decode once, repeat.
-        per_row = o.n if o.sampling else 1
-        input_ids, out = self._run_generate(batch, o, stops, seed, num_return_sequences=per_row)
-        new = out[:, input_ids.shape[1] :].tolist()
-        results: list[list[_Sequence]] = []
-        for i in range(len(batch)):
-            rows = new[i * per_row : (i + 1) * per_row]
-            seqs = [self._analyse(r, stops, o.max_new_tokens) for r in rows]
-            if per_row != o.n:
-                seqs = [seqs[0]] * o.n
-            results.append(seqs)
-        return results
-
     def _analyse(self, tokens: list[int], stops: Sequence[str], max_new_tokens: int) -> _Sequence:
         """Text (no EOS, no stop) and token count (up to and including EOS/stop) of one row."""
         eos = self._eos_ids()
@@ -489,3 +652,11 @@ class LocalLLM(BaseLLM):
             return _Sequence(text, end + 1, "stop")
         return _Sequence(text, len(tokens), "length" if len(tokens) >= max_new_tokens else "stop")
 
+
+
+def _freeze(seqs: list[list[_Sequence]]) -> list[list[tuple[str, int, str]]]:
+    return [[(q.text, q.completion_tokens, q.finish_reason) for q in per] for per in seqs]
+
+
+def _thaw(frozen: list[list[tuple[str, int, str]]]) -> list[list[_Sequence]]:
+    return [[_Sequence(*q) for q in per] for per in frozen]

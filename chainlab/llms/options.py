@@ -124,3 +124,166 @@ def as_dict(options: GenerationOptions) -> dict[str, Any]:
     d = asdict(options)
     d.update(d.pop("extra"))
     return d
+
+
+def cache_params(options: GenerationOptions) -> dict[str, Any]:
+    """The options that decide a call's output, normalized for cache keys.
+
+    Greedy decoding ignores ``temperature``, ``top_p``, ``top_k`` and ``seed``, so greedy calls
+    that differ only in those share a key; ``n`` is kept (it is the number of returned sequences).
+    """
+    d = as_dict(options)
+    d["do_sample"] = options.sampling
+    if not options.sampling:
+        for key in ("temperature", "top_p", "top_k", "seed"):
+            d.pop(key, None)
+    return d
+
+
+# --- sub-batching ----------------------------------------------------------------------------
+
+#: defaults of :class:`~chainlab.llms.LocalLLM`'s sub-batching limits
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_MAX_BATCH_ROWS = 128
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """How much one ``model.generate`` (one sub-batch) may hold.
+
+    Attributes:
+        prompts: distinct prompts per sub-batch (``LocalLLM.batch_size``).
+        rows: sequences decoded together, prompts x samples (``LocalLLM.max_batch_rows``).
+        tokens: ``rows x (longest prompt + max_new_tokens)`` per sub-batch, the KV-cache size of
+            the padded batch (``LocalLLM.max_batch_tokens``).
+    """
+
+    prompts: int = DEFAULT_BATCH_SIZE
+    rows: int = DEFAULT_MAX_BATCH_ROWS
+    tokens: int = 1 << 17
+
+    def __post_init__(self) -> None:
+        for name in ("prompts", "rows", "tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Batch limit {name} must be an integer >= 1; got {value!r}.")
+
+
+def plan_batches(
+    lengths: list[int] | tuple[int, ...],
+    rows_per_prompt: int,
+    max_new_tokens: int,
+    limits: BatchLimits,
+) -> list[list[tuple[int, int]]]:
+    """Split prompts into sub-batches within ``limits``, keeping their order.
+
+    Args:
+        lengths: token count of each prompt.
+        rows_per_prompt: sequences to decode per prompt (``n`` when sampling, 1 when greedy).
+        max_new_tokens: completion length limit.
+        limits: the sub-batch limits.
+
+    Returns:
+        Sub-batches, each a list of ``(prompt index, rows)``. A prompt's rows stay in one
+        sub-batch unless they alone exceed an empty sub-batch; then they are split over several.
+    """
+    batches: list[list[tuple[int, int]]] = []
+    cur: list[tuple[int, int]] = []
+    cur_rows = cur_width = 0
+
+    def fits(rows: int, width: int) -> bool:
+        return (
+            len(cur) < limits.prompts
+            and rows <= limits.rows
+            and rows * (width + max_new_tokens) <= limits.tokens
+        )
+
+    for i, length in enumerate(lengths):
+        remaining = rows_per_prompt
+        # rows of this prompt an empty sub-batch holds: more than that are split anyway
+        alone = min(limits.rows, max(1, limits.tokens // (length + max_new_tokens)))
+        while remaining:
+            width = max(cur_width, length)
+            if cur and not fits(cur_rows + remaining, width):
+                room = 0
+                if remaining > alone and len(cur) < limits.prompts:  # split anyway: fill up first
+                    room = min(limits.rows, limits.tokens // (width + max_new_tokens)) - cur_rows
+                if room <= 0:
+                    batches.append(cur)
+                    cur, cur_rows, cur_width = [], 0, 0
+                    continue
+                take = min(room, remaining)
+            elif not cur:
+                take = min(remaining, alone)
+            else:
+                take = remaining
+            cur.append((i, take))
+            cur_rows += take
+            cur_width = max(cur_width, length)
+            remaining -= take
+            if remaining:  # the prompt's rows alone overflow a sub-batch: continue in a new one
+                batches.append(cur)
+                cur, cur_rows, cur_width = [], 0, 0
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def available_memory_bytes(device: Any = None) -> int | None:
+    """Free memory for generation: free CUDA memory on a CUDA ``device``, else available RAM."""
+    if device is not None and getattr(device, "type", None) == "cuda":
+        try:
+            import torch
+
+            free, _ = torch.cuda.mem_get_info(device)
+            return int(free)
+        except Exception:  # pragma: no cover - no CUDA here
+            return None
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:
+        pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def default_max_batch_tokens(model: Any, fraction: float = 0.25) -> int:
+    """A token budget per sub-batch from free memory: ``fraction`` of it over the bytes per token.
+
+    A token costs its keys and values in every layer plus (roughly) the transient activations of
+    a prefill. The result is rounded down to a power of two, so small changes in free memory do
+    not change how requests are split, and kept within ``[4096, 2**20]``.
+    """
+    cfg = getattr(model, "config", None)
+    if cfg is not None and hasattr(cfg, "get_text_config"):
+        try:
+            cfg = cfg.get_text_config()
+        except Exception:
+            pass
+    hidden = int(getattr(cfg, "hidden_size", 0) or 4096)
+    layers = int(getattr(cfg, "num_hidden_layers", 0) or 32)
+    heads = int(getattr(cfg, "num_attention_heads", 0) or 32)
+    kv_heads = int(getattr(cfg, "num_key_value_heads", 0) or heads)
+    head_dim = int(getattr(cfg, "head_dim", 0) or max(1, hidden // max(1, heads)))
+    itemsize, device = 4, None
+    try:
+        p = next(model.parameters())
+        device = p.device
+        if p.dtype.is_floating_point:
+            itemsize = p.element_size()
+    except Exception:
+        pass
+    per_token = 2 * layers * kv_heads * head_dim * itemsize + 32 * hidden
+    free = available_memory_bytes(device)
+    if free is None:
+        return 1 << 16
+    tokens = max(4096, min(1 << 20, int(free * fraction) // per_token))
+    return 1 << (tokens.bit_length() - 1)
