@@ -20,8 +20,11 @@ are executed differs:
   ``num_return_sequences``, so ``n`` samples are ``n`` calls.
 
 Printed per strategy: seconds, puzzles/s, generated tokens/s (chainlab: its token usage; naive:
-the returned completions re-tokenized), accuracy, peak RSS and the speed ratio; then chainlab's
-time per puzzle as the number of puzzles grows (``--scaling``, default 10, 30, 100). ``--limit N``
+the returned completions re-tokenized), accuracy, LLM calls (chainlab: batched calls, one per
+stage and tree level per chunk; naive: ``HuggingFacePipeline.invoke`` calls), peak RSS and the
+speed ratio; then chainlab's time per puzzle as the number of puzzles grows (``--scaling``,
+default 10, 30, 100; the naive loop is linear by construction). ``--markdown`` also prints the
+tables in Markdown (for the README). ``--limit N``
 runs both sides on the first N test puzzles (the naive side is slow: hours for 100 puzzles on one
 core). ``--json FILE`` writes ``{"tot": {"chainlab_s", "naive_s", "ratio", "chainlab_accuracy",
 "naive_accuracy", "peak_rss_mb", ...}, "cot_sc": {...}, "scaling": {...}, "meta": {...}}``.

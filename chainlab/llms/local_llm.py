@@ -101,7 +101,8 @@ class LocalLLM(BaseLLM):
     prefix_reuse: bool = True
     """Prefill a prefix shared by a sub-batch's prompts, and each prompt for its ``n`` samples,
     once (:mod:`chainlab.llms.prefix_cache`); falls back to ``model.generate`` where the model or
-    the options do not allow it. Same tokens either way."""
+    the options do not allow it. Same tokens either way in float32; in float16/bfloat16 (e.g. GPTQ)
+    the two paths round differently, so a sampled token can differ where two are nearly tied."""
     call_cache: CallCache | None = Field(default=None, exclude=True, repr=False)
     """In-run cache of identical calls (see :meth:`with_cache`); None: off."""
     chat_format: ChatFormat = "none"
@@ -112,7 +113,7 @@ class LocalLLM(BaseLLM):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _memo: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
     # --- construction ----------------------------------------------------------------------
     @model_validator(mode="after")
