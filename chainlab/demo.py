@@ -47,7 +47,9 @@ def compare_argv(args: argparse.Namespace) -> list[str]:
     if getattr(args, "paper", False) and PAPER_STRATEGY not in strategies.split(","):
         strategies = f"{strategies},{PAPER_STRATEGY}"
     argv = ["--model", MODEL, "--task", "game24", "--strategies", strategies]
-    argv += ["--limit", str(args.limit), "--out", args.out]
+    # 50 puzzles per batched stage: ToT's tree levels fill bigger batches (about 2x faster than
+    # the default 25 on 2 cores) while an interrupted demo loses at most 50 puzzles of work
+    argv += ["--limit", str(args.limit), "--out", args.out, "--batch-size", "50"]
     argv.append("--overwrite" if getattr(args, "overwrite", False) else "--resume")
     return argv
 

@@ -29,7 +29,8 @@ def test_demo_defaults():
     demo.add_arguments(parser)
     argv = demo.compare_argv(parser.parse_args([]))
     assert argv == ["--model", "chainlab-tiny", "--task", "game24", "--strategies",
-                    "io,cot,cot-sc,tot", "--limit", "100", "--out", "runs/demo", "--resume"]  # fmt: skip
+                    "io,cot,cot-sc,tot", "--limit", "100", "--out", "runs/demo",
+                    "--batch-size", "50", "--resume"]  # fmt: skip
 
 
 def test_demo_paper_option_adds_tot_paper():
