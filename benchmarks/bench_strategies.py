@@ -1,7 +1,7 @@
 """Benchmark: Tree-of-Thoughts BFS (b=5) and CoT-SC (k=10) on the Game of 24, chainlab vs naive LangChain.
 
     python benchmarks/bench_strategies.py --model chainlab-tiny --threads 1 --json bench.json
-    python benchmarks/bench_strategies.py --model staging/chainlab-tiny --limit 2   # smoke run
+    python benchmarks/bench_strategies.py --limit 2   # smoke run
 
 Both sides run the **same strategies** (``chainlab compare``'s ``tot`` and ``cot-sc``: the same
 prompts, parsers, search, votes and seeds) on the **same model object**; only how the LLM calls
