@@ -20,6 +20,18 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny models run fastest on one thread (and the CPU may be shared with other jobs)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 CALIBRATION = [
     "Use the numbers 4 7 8 8 and basic arithmetic operations to obtain 24.",
     "4 + 8 = 12 (left: 7 8 12). 12 - 7 = 5 (left: 5 8). 5 * 8 = 40 (left: 40).",

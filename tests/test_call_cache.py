@@ -17,13 +17,6 @@ from chainlab.llms.usage import track_usage
 PROMPTS = ["Use the numbers 4 7 8 8", "hello world", "Question: what is 3 times 8?"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def texts(result) -> list[list[str]]:
     return [[g.text for g in gens] for gens in result.generations]

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from chainlab.chains import direct, self_consistency, tot_search
 from chainlab.llms.options import BatchLimits, plan_batches
@@ -21,13 +20,6 @@ SHARED = "Use the numbers and basic arithmetic to obtain 24. "
 QUESTIONS = ["1 2 3 4", "4 5 6 10", "10 14", "2 3 5 12", "7 7 7", "8 8 3 3", "1 1 1 1 1"]
 PROBLEMS = [{"id": i, "question": q} for i, q in enumerate(QUESTIONS)]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- planning

@@ -5,20 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-import torch
-
 from chainlab.cli import main
 from chainlab.prompts.chat_format import llama2_prompt
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread (and the CPU is shared with other jobs)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_generate_prints_a_chat_formatted_generation(tiny_model_dir, tiny_llm, capsys):

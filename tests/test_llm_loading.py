@@ -20,13 +20,6 @@ from chainlab.llms import (
 PROMPTS = ["Use the numbers 4 7 8 8", "hello world", "Question: what is 3 times 8?"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def lora_llm(tiny_model_dir, tiny_lora_dir):

@@ -5,22 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 
-import pytest
-import torch
 from langchain_core.language_models import FakeListChatModel, FakeListLLM
 from langchain_core.prompts import PromptTemplate
 from langchain_core.runnables import RunnableParallel
 
 from chainlab.llms.usage import Usage, UsageCallback, track_usage
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread (and the CPU is shared with other jobs)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_usage_add_and_as_dict():
