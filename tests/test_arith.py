@@ -32,6 +32,7 @@ from chainlab.tasks.arith import (
     sft_records,
     split_of,
     step_by_step_solution,
+    verify_check,
     write_jsonl,
 )
 
@@ -165,10 +166,11 @@ def test_jsonl_roundtrip(tmp_path, train_set):
     assert [r["completion"] for r in by_kind["steps"]] == [step_by_step_solution(p) for p in probs]
     assert [r["completion"] for r in by_kind["direct"]] == [direct_solution(p) for p in probs]
     verdicts = [r["completion"] for r in by_kind["verify"]]
-    assert set(verdicts) == {"correct", "incorrect"}
+    assert {v.splitlines()[-1] for v in verdicts} == {"correct", "incorrect"}
     for p, r in zip(probs, by_kind["verify"], strict=True):
         sol = r["prompt"].split("Solution:\n", 1)[1].rsplit(" [/INST]", 1)[0]
-        assert (sol == step_by_step_solution(p)) == (r["completion"] == "correct")
+        assert r["completion"] == verify_check(sol)
+        assert (sol == step_by_step_solution(p)) == (r["completion"].endswith("\ncorrect"))
     # every line is standalone JSON
     lines = path.read_text(encoding="utf-8").splitlines()
     assert all(json.loads(line) for line in lines)
@@ -206,3 +208,28 @@ def test_errors():
         generate_problems(1, split="dev")
     with pytest.raises(ValueError, match="Unknown template"):
         generate_problems(1, templates=["t99"])
+
+
+def test_verify_check_recomputes_every_step():
+    assert verify_check("3 * 4 = 12\n5 + 12 = 17\nAnswer: 17").splitlines() == [
+        "3 * 4 = 12, given 12: same",
+        "5 + 12 = 17, given 17: same",
+        "last 17, answer 17: same",
+        "correct",
+    ]
+    assert verify_check("3 * 4 = 14\n5 + 14 = 19\nAnswer: 19").splitlines() == [
+        "3 * 4 = 12, given 14: differs",
+        "5 + 14 = 19, given 19: same",
+        "last 19, answer 19: same",
+        "incorrect",
+    ]
+    assert verify_check("3 * 4 = 12\nAnswer: 13").endswith("last 12, answer 13: differs\nincorrect")
+    assert verify_check("Answer: 5").splitlines() == ["last none, answer 5: differs", "incorrect"]
+    assert verify_check("7 / 2 = 3\nAnswer: 3").startswith("7 / 2 = none, given 3: differs")
+
+
+def test_verify_check_never_says_correct_for_a_corrupted_solution(train_set):
+    rng = random.Random(0)
+    for p in train_set[:300]:
+        assert verify_check(step_by_step_solution(p)).endswith("\ncorrect")
+        assert verify_check(corrupt_solution(p, rng)).endswith("\nincorrect")

@@ -191,3 +191,16 @@ def test_verifier_judge_samples_and_params():
         verifier(direct(llm), k=2, judge_samples=0).invoke("q")
     with pytest.raises(ValueError, match="fallback"):
         verifier(direct(llm), k=2, fallback="random").invoke("q")
+
+
+def test_self_consistency_game24_votes_equivalent_solutions_together():
+    """Different expressions with the same numbers and value are one answer to the puzzle."""
+    llm = samples(
+        "Answer: 4 + 5 + 6 + 10 = 24",
+        "Answer: (10 - 4) * 5 - 6 = 24",
+        "Answer: 5 * (10 - 4) - 6 = 24",
+    )
+    r = self_consistency(direct(llm, task="game24"), k=3).invoke("4 5 6 10")
+    assert r.candidates[0].votes == 2 and r.candidates[0].normalized == "4 5 6 10 = 24"
+    assert r.answer == "(10 - 4) * 5 - 6" and r.correct is True
+    assert r.candidates[1].normalized == "4 5 6 10 = 25"

@@ -53,7 +53,12 @@ def test_answers_are_right(sample):
             expr = user.split("Answer: ")[1].split("=")[0]
             verdict = P.parse_judge(answer)
             assert verdict == check_answer(nums, expr)
-            assert answer.splitlines()[-3].split(" = ")[-1] == _fmt(evaluate_expression(expr))
+            lines = answer.splitlines()
+            assert lines[-6].split(" = ")[-1] == _fmt(evaluate_expression(expr))
+            assert lines[-4] == f"Input: {nums}"
+            assert lines[-3] == f"Same numbers: {'yes' if _same(lines[-5], lines[-4]) else 'no'}"
+            assert lines[-2] == f"Makes 24: {'yes' if evaluate_expression(expr) == 24 else 'no'}"
+            assert verdict == (lines[-3].endswith("yes") and lines[-2].endswith("yes"))
 
 
 def P_numbers(text):
@@ -112,8 +117,29 @@ def test_value_check_is_exact_on_whole_states():
         assert lines[-1].endswith("yes" if ok else "no")
 
 
+def _same(numbers_line: str, input_line: str) -> bool:
+    return sorted(numbers_line.split(":")[1].split()) == sorted(input_line.split(":")[1].split())
+
+
+def test_value_check_marks_the_matching_result():
+    """A pair result among the needed values carries the mark; a line says yes exactly then."""
+    assert D.value_answer((10, 12, 20)).splitlines() == [
+        "10: need 14 34 240 | 12 20 -> 32 8 240! | yes",
+        "sure",
+    ]
+    assert (
+        D.value_answer((2, 2, 20)).splitlines()[0]
+        == "2: need 12 22 26 48 | 2 20 -> 22! 18 40 10 | yes"
+    )
+    rng = random.Random(3)
+    for _ in range(200):
+        state = D.random_state(rng, 3, solvable=rng.random() < 0.5)
+        for line in D.value_check(state)[0]:
+            assert line.endswith("yes") == (D.MATCH in line)
+
+
 def test_value_check_lines():
-    assert D.value_answer((2, 12)) == "2: need 12 22 26 48 | 12 | yes\nsure"
+    assert D.value_answer((2, 12)) == "2: need 12 22 26 48 | 12! | yes\nsure"
     assert D.value_answer((4, 6, 10)).splitlines() == [
         "4: need 6 20 28 96 | 6 10 -> 16 4 60 | no",
         "6: need 4 18 30 144 | 4 10 -> 14 6 40 | no",

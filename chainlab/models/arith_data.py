@@ -1,6 +1,6 @@
 """Write the SFT data of the ``chainlab-tiny-arith`` adapter: synthetic arithmetic word problems.
 
-    chainlab arith-data --out runs/arith-train.jsonl            # 5000 train problems, seed 0
+    chainlab arith-data --out runs/arith-train.jsonl            # 6000 train problems, seed 0
 
 Each problem becomes one record (``prompt``, ``completion``, ``kind``, ``key``) of a kind drawn with
 the ``--kinds`` weights: ``steps`` (worked ``a op b = c`` lines, then ``Answer: N``), ``direct``
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_KINDS = "steps=0.6,direct=0.2,verify=0.2"
+DEFAULT_KINDS = "steps=0.5,direct=0.15,verify=0.35"
 
 
 def parse_kinds(text: str) -> dict[str, float]:
@@ -36,7 +36,7 @@ def parse_kinds(text: str) -> dict[str, float]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``chainlab arith-data``."""
     p.add_argument("--out", required=True, help="JSONL file to write")
-    p.add_argument("--n", type=int, default=5000, help="train problems (default: %(default)s)")
+    p.add_argument("--n", type=int, default=6000, help="train problems (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kinds", default=DEFAULT_KINDS, help="kind weights (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")

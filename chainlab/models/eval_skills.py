@@ -40,11 +40,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--out", help="write the numbers as JSON here")
     p.add_argument(
-        "--skills", choices=("game24", "arith"), default="game24",
+        "--skills",
+        choices=("game24", "arith"),
+        default="game24",
         help="which skills: the Game of 24 ones (default) or arithmetic word problems",
     )
-    p.add_argument("--adapter", help="a PEFT adapter to load on the model (e.g. chainlab-tiny-arith)")
-    p.add_argument("--problems", type=int, default=200, help="arith test problems (default: %(default)s)")
+    p.add_argument(
+        "--adapter", help="a PEFT adapter to load on the model (e.g. chainlab-tiny-arith)"
+    )
+    p.add_argument(
+        "--problems", type=int, default=200, help="arith test problems (default: %(default)s)"
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
 
 
@@ -106,8 +112,13 @@ def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0)
     t0 = time.time()
 
     outs = _texts(
-        llm, [P.propose_prompt(p) for p in puzzles], n=samples, do_sample=True, temperature=0.7,
-        max_new_tokens=400, seed=seed,
+        llm,
+        [P.propose_prompt(p) for p in puzzles],
+        n=samples,
+        do_sample=True,
+        temperature=0.7,
+        max_new_tokens=400,
+        seed=seed,
     )
     lines = valid = 0
     for p, gens in zip(puzzles, outs, strict=True):
@@ -128,13 +139,15 @@ def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0)
     for p in puzzles:
         items.append((p, solution(p, rng)[1], True))
         items.append((p, corrupt_expression(p, rng), False))
-    outs = _texts(llm, [P.judge_prompt(p, e) for p, e, _ in items], max_new_tokens=100)
+    outs = _texts(llm, [P.judge_prompt(p, e) for p, e, _ in items], max_new_tokens=128)
     hits = [P.parse_judge(o[0]) is ok for (_, _, ok), o in zip(items, outs, strict=True)]
     res["judge_accuracy"] = sum(hits) / len(hits)
     res["judge_items"] = len(hits)
 
     outs = _texts(llm, [P.io_prompt(p) for p in puzzles], max_new_tokens=48)
-    res["io_success"] = sum(check_answer(p, o[0]) for p, o in zip(puzzles, outs, strict=True)) / len(puzzles)
+    res["io_success"] = sum(
+        check_answer(p, o[0]) for p, o in zip(puzzles, outs, strict=True)
+    ) / len(puzzles)
     outs = _texts(llm, [P.cot_prompt(p) for p in puzzles], max_new_tokens=120)
     res["cot_success"] = sum(
         check_answer(p, P.parse_answer(o[0]) or "") for p, o in zip(puzzles, outs, strict=True)
@@ -166,7 +179,7 @@ def evaluate_arith(llm, n: int = 200, seed: int = 0) -> dict:
     for i, p in enumerate(problems):
         good = i % 2 == 0
         items.append((p, step_by_step_solution(p) if good else corrupt_solution(p, rng), good))
-    outs = _texts(llm, [verify_prompt(p.question, s) for p, s, _ in items], max_new_tokens=4)
+    outs = _texts(llm, [verify_prompt(p.question, s) for p, s, _ in items], max_new_tokens=96)
     hits = [parse_verdict(o[0]) is good for (_, _, good), o in zip(items, outs, strict=True)]
     res["verify_accuracy"] = sum(hits) / n
     res["seconds"] = round(time.time() - t0, 1)

@@ -148,8 +148,10 @@ the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_dat
 * `propose`: every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order;
 * `value`: a worked check — every expression over three numbers combines one number `x` with a result
   of the other two, so each line is `x: need <r with x op r = 24> | <pair> -> <pair results> | yes|no`,
-  stopping at the first `yes` — then `sure` or `impossible`;
-* `judge`: the expression worked out operation by operation, the numbers it uses, `Verdict: correct|incorrect`;
+  a pair result that is among the needed values marked `!` right after it (`240!`), stopping at the
+  first `yes` — then `sure` or `impossible`;
+* `judge`: the expression worked out operation by operation, `Numbers:` it uses next to the puzzle's
+  `Input:`, `Same numbers: yes|no`, `Makes 24: yes|no`, then `Verdict: correct|incorrect`;
 * `cot`: a solution path as three step lines, then `Answer: … = 24`; `io`: the answer line only.
 
 ## Held-out protocol
@@ -171,7 +173,7 @@ judge on correct vs corrupted answers of the test puzzles.
 
 {compare}
 ## The arithmetic adapter `chainlab-tiny-arith`
-`chainlab arith-data --out arith.jsonl` then
+`chainlab arith-data --out arith.jsonl --n 6000 --kinds steps=0.5,direct=0.15,verify=0.35` then
 `chainlab finetune --model chainlab-tiny --data arith.jsonl --out chainlab-tiny-arith --rank 16 --alpha 32 --epochs 2`;
 measured with `chainlab eval-tiny --skills arith [--adapter chainlab-tiny-arith]` on held-out problems
 (the test split of `chainlab.tasks.arith`, never trained on).
@@ -189,7 +191,14 @@ laboratory instrument for comparing prompting strategies offline, not a general 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``chainlab model-card``."""
     p.add_argument("--dir", required=True, help="the model directory (holds training_summary.json)")
-    for name in ("skills", "gptq-skills", "arith-base", "arith-adapter", "compare", "arith-compare"):
+    for name in (
+        "skills",
+        "gptq-skills",
+        "arith-base",
+        "arith-adapter",
+        "compare",
+        "arith-compare",
+    ):
         p.add_argument(f"--{name}", help=f"JSON file with the {name.replace('-', ' ')} numbers")
 
 
@@ -199,7 +208,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         inputs = {
             k: _load(getattr(args, k))
-            for k in ("skills", "gptq_skills", "arith_base", "arith_adapter", "compare", "arith_compare")
+            for k in (
+                "skills",
+                "gptq_skills",
+                "arith_base",
+                "arith_adapter",
+                "compare",
+                "arith_compare",
+            )
         }
         text = render(d, inputs)
     except (FileNotFoundError, KeyError, json.JSONDecodeError) as exc:

@@ -28,6 +28,7 @@ from chainlab.tasks.game24_math import (
     Step,
     answer_expression,
     apply_op,
+    evaluate_expression,
     evaluation_lines,
     expression_numbers,
     format_number,
@@ -54,6 +55,8 @@ SYSTEMS: list[str | None] = [
     "You are a puzzle master. Think carefully before you answer.",
     "You are a cheerful pirate who is also good at math.",
 ]
+
+MATCH = "!"  # marks a pair result that is among the needed values in a value check
 
 SKILLS = ("io", "cot", "propose", "value", "judge")
 DEFAULT_MIX = {"io": 0.08, "cot": 0.14, "propose": 0.28, "value": 0.32, "judge": 0.18}
@@ -134,7 +137,10 @@ def random_start(
                 return nums
     while True:
         nums = tuple(
-            sorted(rng.randint(1, 13) if rng.random() < 0.72 else rng.randint(14, HIGH) for _ in range(4))
+            sorted(
+                rng.randint(1, 13) if rng.random() < 0.72 else rng.randint(14, HIGH)
+                for _ in range(4)
+            )
         )
         if not is_training_start(nums):
             continue
@@ -200,7 +206,9 @@ def value_check(state) -> tuple[list[str], bool]:
     Every expression over three numbers combines one number ``x`` with a result of the other two,
     so the check tries each ``x``: ``x: need <values r with x op r = 24> | <y> <z> -> <results> |
     yes|no``, stopping at the first ``yes``. With two numbers ``y z`` is just the other number.
-    Only whole intermediate results are tried (the moves ``propose`` makes).
+    A result that is among the needed values is marked with ``!`` right after it (``34!``), so
+    the line's ``yes`` follows from a mark written next to the number rather than from comparing
+    two lists at the end. Only whole intermediate results are tried (the moves ``propose`` makes).
     """
     nums = sorted(Fraction(n) for n in state)
     if any(n.denominator != 1 for n in nums) or len(nums) not in (2, 3):
@@ -214,12 +222,9 @@ def value_check(state) -> tuple[list[str], bool]:
         seen.add(x)
         rest = nums[:i] + nums[i + 1 :]
         need = _needs(x)
-        if len(rest) == 2:
-            got = _pair_results(*rest)
-            pair = f"{format_numbers(rest)} -> {' '.join(map(str, got))}"
-        else:
-            got = [int(rest[0])]
-            pair = format_numbers(rest)
+        got = _pair_results(*rest) if len(rest) == 2 else [int(rest[0])]
+        marked = " ".join(f"{g}{MATCH}" if g in need else str(g) for g in got)
+        pair = f"{format_numbers(rest)} -> {marked}" if len(rest) == 2 else marked
         ok = any(g in need for g in got)
         lines.append(
             f"{format_number(x)}: need {' '.join(map(str, need))} | {pair} | {'yes' if ok else 'no'}"
@@ -318,11 +323,24 @@ def _correct(nums, expr: str) -> bool:
 
 
 def judge_answer(nums, expr: str) -> str:
-    """Target of the judge skill: the expression worked out, the numbers used, the verdict."""
+    """Target of the judge skill: the expression worked out, the numbers used next to the input's,
+    whether they are the same and whether the value is 24 (each a yes/no read off adjacent lines),
+    then the verdict (correct exactly when both are yes)."""
     lines = evaluation_lines(expr)
-    used = format_numbers(expression_numbers(expr))
+    used = expression_numbers(expr)
+    same = sorted(used) == sorted(Fraction(n) for n in nums)
+    makes = evaluate_expression(expr) == 24
     verdict = "correct" if _correct(nums, expr) else "incorrect"
-    return "\n".join([*lines, f"Numbers: {used}", f"Verdict: {verdict}"])
+    return "\n".join(
+        [
+            *lines,
+            f"Numbers: {format_numbers(used)}",
+            f"Input: {format_numbers(nums)}",
+            f"Same numbers: {'yes' if same else 'no'}",
+            f"Makes 24: {'yes' if makes else 'no'}",
+            f"Verdict: {verdict}",
+        ]
+    )
 
 
 # ---------------------------------------------------------------- one turn per skill

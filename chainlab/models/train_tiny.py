@@ -36,7 +36,7 @@ LLAMA2_CHAT_TEMPLATE = (
 )
 
 DEFAULTS = dict(
-    examples=52000,
+    examples=100000,
     seed=0,
     vocab_size=2048,
     hidden_size=256,

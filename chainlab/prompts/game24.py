@@ -6,7 +6,8 @@ Five skills, the ones the Tree-of-Thoughts paper's prompts ask of a model (our o
 * ``cot``     three steps, then the answer (one ``a op b = c (left: ...)`` line per step)
 * ``propose`` possible next steps from the current numbers, one step line each
 * ``value``   can these numbers still reach 24: ``sure`` / ``likely`` / ``impossible``
-* ``judge``   is a final answer correct: works the expression out, ends ``Verdict: correct|incorrect``
+* ``judge``   is a final answer correct: works the expression out, compares its numbers with the
+  input and its value with 24, ends ``Verdict: correct|incorrect``
 
 The builders return complete prompt strings (``<s>[INST] <<SYS>>...[/INST]``); completions are the
 text after ``[/INST]``. ``chainlab-tiny`` is trained on exactly these prompts.
@@ -115,7 +116,9 @@ def cot_prompt(
     Completion: the remaining step lines, then ``Answer: <expression> = 24``.
     """
     prefill = "".join(f"{s if isinstance(s, str) else format_step(s)}\n" for s in steps)
-    return llama2_prompt(cot_user(numbers), system=system, examples=examples, prefill=prefill or None)
+    return llama2_prompt(
+        cot_user(numbers), system=system, examples=examples, prefill=prefill or None
+    )
 
 
 def propose_prompt(numbers: Numbers, system: str | None = SYSTEM, examples: Examples = ()) -> str:
@@ -124,14 +127,16 @@ def propose_prompt(numbers: Numbers, system: str | None = SYSTEM, examples: Exam
 
 
 def value_prompt(numbers: Numbers, system: str | None = SYSTEM, examples: Examples = ()) -> str:
-    """Can the numbers reach 24. Completion: ``sure``, ``likely`` or ``impossible``."""
+    """Can the numbers reach 24. Completion: ``sure``, ``likely`` or ``impossible`` (chainlab-tiny
+    works a check out first; :func:`parse_value` reads the first label)."""
     return llama2_prompt(value_user(numbers), system=system, examples=examples)
 
 
 def judge_prompt(
     numbers: Numbers, expression: str, system: str | None = SYSTEM, examples: Examples = ()
 ) -> str:
-    """Is the answer right. Completion: worked lines, ``Numbers: ...``, ``Verdict: correct|incorrect``."""
+    """Is the answer right. Completion: worked lines, ``Numbers: ...``, ``Input: ...``,
+    ``Same numbers: yes|no``, ``Makes 24: yes|no``, ``Verdict: correct|incorrect``."""
     return llama2_prompt(judge_user(numbers, expression), system=system, examples=examples)
 
 

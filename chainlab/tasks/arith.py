@@ -36,6 +36,7 @@ __all__ = [
     "step_by_step_solution",
     "direct_solution",
     "corrupt_solution",
+    "verify_check",
     "parse_answer",
     "parse_steps",
     "check_steps",
@@ -342,6 +343,36 @@ def corrupt_solution(p: ArithProblem, rng: random.Random) -> str:
     return "\n".join([*(_step_line(*s) for s in p.steps), f"Answer: {p.answer + 1}"])
 
 
+def verify_check(question_solution: str) -> str:
+    """The worked check a verifier writes for a solution text: every step recomputed, then the
+    answer compared with the last result, then the verdict.
+
+    One line per step, ``a op b = <recomputed>, given <written>: same|differs``, then
+    ``last <result>, answer <answer>: same|differs`` and ``correct`` exactly when every line says
+    ``same``. Each comparison is of two adjacent numbers, so a small model can read it off.
+    Example: ``"3 * 4 = 12\nAnswer: 12"`` -> ``"3 * 4 = 12, given 12: same\nlast 12, answer 12:
+    same\ncorrect"``.
+    """
+    steps = parse_steps(question_solution)
+    answer = parse_answer(question_solution)
+    lines: list[str] = []
+    ok = bool(steps) and answer is not None
+    for a, op, b, c in steps:
+        r = apply_op(a, op, b)
+        same = r == c
+        ok &= same
+        shown = "none" if r is None else str(r)
+        lines.append(f"{a} {op} {b} = {shown}, given {c}: {'same' if same else 'differs'}")
+    last = steps[-1][3] if steps else None
+    same = last is not None and answer == last
+    ok &= same
+    lines.append(
+        f"last {last if last is not None else 'none'}, answer "
+        f"{answer if answer is not None else 'none'}: {'same' if same else 'differs'}"
+    )
+    return "\n".join([*lines, "correct" if ok else "incorrect"])
+
+
 def _propagate(p: ArithProblem, i: int, wrong: int) -> list[Step] | None:
     """Steps of ``p`` with step ``i``'s result replaced by ``wrong``, later steps recomputed."""
     _, _, plan = _TEMPLATES[p.template]
@@ -403,8 +434,9 @@ def sft_records(
     Args:
         kinds: a sequence of kinds (``"steps"``, ``"direct"``, ``"verify"``): one record of each
             kind per problem; or a mapping kind -> weight: one record per problem, its kind drawn
-            with those weights. ``verify`` records are ``correct`` for the true step-by-step
-            solution and ``incorrect`` for a :func:`corrupt_solution`, half each.
+            with those weights. ``verify`` records check the true step-by-step solution or a
+            :func:`corrupt_solution` (half each) with :func:`verify_check`'s worked lines, ending
+            ``correct`` or ``incorrect``.
         seed: seeds the kind draws and the corruptions.
     """
     names = list(kinds)
@@ -427,7 +459,7 @@ def sft_records(
                 good = rng.random() < 0.5
                 sol = step_by_step_solution(p) if good else corrupt_solution(p, rng)
                 prompt = verify_prompt(p.question, sol)
-                completion = "correct" if good else "incorrect"
+                completion = verify_check(sol)
             out.append({"prompt": prompt, "completion": completion, "kind": kind, "key": p.key})
     return out
 
@@ -467,7 +499,7 @@ def corpus_sample(n: int = 1000, seed: int = 0) -> list[str]:
     texts = [
         " ".join(NAMES) + " " + " ".join(sorted(set(NAMES.values())))
         + " " + " ".join(p.lower() for p in sorted(set(NAMES.values())))
-        + " " + " ".join(OBJECTS) + " correct incorrect Answer: + - * / ="
+        + " " + " ".join(OBJECTS) + " correct incorrect same differs given last Answer: + - * / ="
     ][:n]  # fmt: skip
     rng = random.Random(f"arith-corpus:{seed}")
     i = 0

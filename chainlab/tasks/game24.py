@@ -34,9 +34,13 @@ from chainlab.tasks.answers import normalize_expression
 from chainlab.tasks.base import Task
 from chainlab.tasks.data import data_path
 from chainlab.tasks.game24_math import (
+    ExpressionError,
     Step,
     answer_expression,
     check_answer,
+    evaluate_expression,
+    expression_numbers,
+    format_number,
     format_numbers,
     format_step,
     parse_numbers,
@@ -159,7 +163,22 @@ class Game24Task(Task):
         return None
 
     def normalize(self, answer: str | None) -> str | None:
-        return normalize_expression(answer)
+        """The vote key of an answer: the numbers it uses and its exact value.
+
+        Two expressions that use the same numbers and have the same value are one answer to a
+        Game of 24 puzzle (``(10 - 4) * 5 - 6`` and ``5 * (10 - 4) - 6`` both solve ``4 5 6 10``),
+        the way ``18.0`` and ``$18`` are one GSM8K answer: ``"4 5 6 10 = 24"``. Text that is not
+        an arithmetic expression is None; an expression that cannot be evaluated (``1 / 0``)
+        keeps its spacing-normalized text.
+        """
+        text = normalize_expression(answer)
+        if text is None:
+            return None
+        try:
+            value, numbers = evaluate_expression(text), expression_numbers(text)
+        except ExpressionError:
+            return text
+        return f"{format_numbers(sorted(numbers))} = {format_number(value)}"
 
     def score(self, problem: dict[str, Any], answer: str | None) -> bool:
         if not answer:
