@@ -166,11 +166,11 @@ def test_jsonl_roundtrip(tmp_path, train_set):
     assert [r["completion"] for r in by_kind["steps"]] == [step_by_step_solution(p) for p in probs]
     assert [r["completion"] for r in by_kind["direct"]] == [direct_solution(p) for p in probs]
     verdicts = [r["completion"] for r in by_kind["verify"]]
-    assert {v.splitlines()[-1] for v in verdicts} == {"correct", "incorrect"}
+    assert {v.splitlines()[-1] for v in verdicts} == {"Verdict: correct", "Verdict: incorrect"}
     for p, r in zip(probs, by_kind["verify"], strict=True):
         sol = r["prompt"].split("Solution:\n", 1)[1].rsplit(" [/INST]", 1)[0]
         assert r["completion"] == verify_check(sol)
-        assert (sol == step_by_step_solution(p)) == (r["completion"].endswith("\ncorrect"))
+        assert (sol == step_by_step_solution(p)) == (r["completion"].endswith(" correct"))
     # every line is standalone JSON
     lines = path.read_text(encoding="utf-8").splitlines()
     assert all(json.loads(line) for line in lines)
@@ -212,24 +212,25 @@ def test_errors():
 
 def test_verify_check_recomputes_every_step():
     assert verify_check("3 * 4 = 12\n5 + 12 = 17\nAnswer: 17").splitlines() == [
-        "3 * 4 = 12, given 12: same",
-        "5 + 12 = 17, given 17: same",
-        "last 17, answer 17: same",
-        "correct",
+        "3 * 4 = 12 | 12 | yes",
+        "5 + 12 = 17 | 17 | yes",
+        "Answer: 17 | 17 | yes",
+        "Verdict: correct",
     ]
     assert verify_check("3 * 4 = 14\n5 + 14 = 19\nAnswer: 19").splitlines() == [
-        "3 * 4 = 12, given 14: differs",
-        "5 + 14 = 19, given 19: same",
-        "last 19, answer 19: same",
-        "incorrect",
+        "3 * 4 = 12 | 14 | no",
+        "5 + 14 = 19 | 19 | yes",
+        "Answer: 19 | 19 | yes",
+        "Verdict: incorrect",
     ]
-    assert verify_check("3 * 4 = 12\nAnswer: 13").endswith("last 12, answer 13: differs\nincorrect")
-    assert verify_check("Answer: 5").splitlines() == ["last none, answer 5: differs", "incorrect"]
-    assert verify_check("7 / 2 = 3\nAnswer: 3").startswith("7 / 2 = none, given 3: differs")
+    assert verify_check("3 * 4 = 12\nAnswer: 13").endswith("Answer: 13 | 12 | no\nVerdict: incorrect")
+    assert verify_check("Answer: 5").splitlines() == ["Answer: 5 | none | no", "Verdict: incorrect"]
+    assert verify_check("7 / 2 = 3\nAnswer: 3").startswith("7 / 2 = none | 3 | no")
+    assert parse_verdict(verify_check("3 * 4 = 12\nAnswer: 12")) is True
 
 
 def test_verify_check_never_says_correct_for_a_corrupted_solution(train_set):
     rng = random.Random(0)
     for p in train_set[:300]:
-        assert verify_check(step_by_step_solution(p)).endswith("\ncorrect")
-        assert verify_check(corrupt_solution(p, rng)).endswith("\nincorrect")
+        assert verify_check(step_by_step_solution(p)).endswith("Verdict: correct")
+        assert verify_check(corrupt_solution(p, rng)).endswith("Verdict: incorrect")

@@ -204,3 +204,14 @@ def test_self_consistency_game24_votes_equivalent_solutions_together():
     assert r.candidates[0].votes == 2 and r.candidates[0].normalized == "4 5 6 10 = 24"
     assert r.answer == "(10 - 4) * 5 - 6" and r.correct is True
     assert r.candidates[1].normalized == "4 5 6 10 = 25"
+
+
+def test_verifier_breaks_ties_among_passing_candidates_by_their_majority():
+    """A lenient judge passes every candidate: the answer most of them share wins, not the first."""
+    llm = RecordingLLM(
+        responder=lambda p, j: "Verdict: correct"
+        if "Proposed answer:" in p
+        else ["Answer: 1", "Answer: 2", "Answer: 2", "Answer: 3"][j]
+    )
+    r = verifier(direct(llm, task="gsm8k"), k=4).invoke({"question": "q", "answer": "2"})
+    assert r.answer == "2" and r.extra["selection"] == "verified" and r.confidence == 1.0

@@ -4,7 +4,9 @@ The judge (the task's judge prompt, or ``judge=`` a template/function of the pro
 ``answer`` and ``solution``) is asked ``judge_samples`` times per candidate; a candidate's score is
 the fraction of ``correct`` verdicts. All judge prompts of all problems go in one batched call.
 
-Selection: the best-scoring candidate with ``score >= threshold`` (ties: first candidate); with
+Selection: the best-scoring candidate with ``score >= threshold`` (among candidates tied on the
+best score, the answer most of them share, then the first seen — a judge that passes several
+candidates still lets agreement decide); with
 ``weighted=True``, candidates vote for their answer with their score as weight. When none passes,
 ``fallback`` decides: ``majority`` (self-consistency vote over the candidates), ``best`` (the
 highest score anyway) or ``none`` (no answer).
@@ -115,9 +117,11 @@ class Verifier(Strategy):
                 ranked, _ = majority_vote(cands, weights=pw)
                 best = ranked[0]
                 answer, confidence = best.answer, best.score / max(sum(pw), 1e-12)
-            else:
-                j = max(passing, key=lambda x: (scores[x], -x))
-                answer, confidence = cands[j].answer, scores[j]
+            else:  # the best score; among candidates tied on it, the answer most of them share
+                top = max(scores[j] for j in passing)
+                tied = [j for j in passing if scores[j] == top]
+                ranked, _ = majority_vote([cands[j] for j in tied])
+                answer, confidence = ranked[0].answer, top
             how = "verified"
         elif self.fallback == "majority" and groups:
             answer, confidence, how = groups[0].answer, groups[0].share, "fallback:majority"

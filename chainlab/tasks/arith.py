@@ -343,34 +343,33 @@ def corrupt_solution(p: ArithProblem, rng: random.Random) -> str:
     return "\n".join([*(_step_line(*s) for s in p.steps), f"Answer: {p.answer + 1}"])
 
 
-def verify_check(question_solution: str) -> str:
-    """The worked check a verifier writes for a solution text: every step recomputed, then the
-    answer compared with the last result, then the verdict.
+def verify_check(solution: str) -> str:
+    """The worked check a verifier writes for a solution text: every step recomputed, the answer
+    compared with the last result, then the verdict.
 
-    One line per step, ``a op b = <recomputed>, given <written>: same|differs``, then
-    ``last <result>, answer <answer>: same|differs`` and ``correct`` exactly when every line says
-    ``same``. Each comparison is of two adjacent numbers, so a small model can read it off.
-    Example: ``"3 * 4 = 12\nAnswer: 12"`` -> ``"3 * 4 = 12, given 12: same\nlast 12, answer 12:
-    same\ncorrect"``.
+    One line per step, ``a op b = <recomputed> | <written result> | yes|no``, then
+    ``Answer: <answer> | <last result> | yes|no`` and ``Verdict: correct`` exactly when every line
+    says ``yes`` (else ``Verdict: incorrect``). Each comparison is of two adjacent numbers, and
+    the words are ones ``chainlab-tiny`` already writes in its Game of 24 checks (a LoRA adapter
+    does not retrain the tied output embeddings, so new words are hard for it to emit).
+    Example: ``"3 * 4 = 12\nAnswer: 12"`` -> ``"3 * 4 = 12 | 12 | yes\nAnswer: 12 | 12 |
+    yes\nVerdict: correct"``.
     """
-    steps = parse_steps(question_solution)
-    answer = parse_answer(question_solution)
+    steps = parse_steps(solution)
+    answer = parse_answer(solution)
     lines: list[str] = []
     ok = bool(steps) and answer is not None
     for a, op, b, c in steps:
         r = apply_op(a, op, b)
         same = r == c
         ok &= same
-        shown = "none" if r is None else str(r)
-        lines.append(f"{a} {op} {b} = {shown}, given {c}: {'same' if same else 'differs'}")
+        lines.append(f"{a} {op} {b} = {'none' if r is None else r} | {c} | {'yes' if same else 'no'}")
     last = steps[-1][3] if steps else None
     same = last is not None and answer == last
     ok &= same
-    lines.append(
-        f"last {last if last is not None else 'none'}, answer "
-        f"{answer if answer is not None else 'none'}: {'same' if same else 'differs'}"
-    )
-    return "\n".join([*lines, "correct" if ok else "incorrect"])
+    shown = [("none" if v is None else str(v)) for v in (answer, last)]
+    lines.append(f"Answer: {shown[0]} | {shown[1]} | {'yes' if same else 'no'}")
+    return "\n".join([*lines, f"Verdict: {'correct' if ok else 'incorrect'}"])
 
 
 def _propagate(p: ArithProblem, i: int, wrong: int) -> list[Step] | None:
@@ -499,7 +498,7 @@ def corpus_sample(n: int = 1000, seed: int = 0) -> list[str]:
     texts = [
         " ".join(NAMES) + " " + " ".join(sorted(set(NAMES.values())))
         + " " + " ".join(p.lower() for p in sorted(set(NAMES.values())))
-        + " " + " ".join(OBJECTS) + " correct incorrect same differs given last Answer: + - * / ="
+        + " " + " ".join(OBJECTS) + " correct incorrect Answer: + - * / ="
     ][:n]  # fmt: skip
     rng = random.Random(f"arith-corpus:{seed}")
     i = 0
