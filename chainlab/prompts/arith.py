@@ -4,8 +4,8 @@ Three prompt kinds (our own wording), each a complete prompt string ending with 
 
 * ``direct`` answer directly:         completion ``Answer: 17``
 * ``steps``  solve step by step:      completion ``3 * 4 = 12`` / ``5 + 12 = 17`` / ``Answer: 17``
-* ``verify`` check a worked solution: each step recomputed (``3 * 4 = 12, given 12: same``), the answer
-  against the last result, then ``correct`` or ``incorrect`` (:func:`chainlab.tasks.arith.verify_check`)
+* ``verify`` check a worked solution: each step recomputed (``3 * 4 = 12 | 12 | yes``), the answer
+  against the last result, then ``Verdict: correct|incorrect`` (:func:`chainlab.tasks.arith.verify_check`)
 
 The ``chainlab-tiny-arith`` adapter is trained on exactly these prompts
 (see :mod:`chainlab.tasks.arith` for the problems and the completions).
@@ -66,7 +66,7 @@ def steps_prompt(question: str, system: str | None = SYSTEM) -> str:
 
 def verify_prompt(question: str, solution: str, system: str | None = SYSTEM) -> str:
     """Prompt asking whether ``solution`` solves ``question`` (completion: worked check, then
-    ``correct``/``incorrect``; read it with :func:`parse_verdict`)."""
+    ``Verdict: correct|incorrect``; read it with :func:`parse_verdict`)."""
     return llama2_prompt(verify_user(question, solution), system=system)
 
 
@@ -76,7 +76,7 @@ _VERDICT_RE = re.compile(r"(?i)\b(incorrect|correct|wrong|right)\b")
 def parse_verdict(text: str) -> bool | None:
     """True for ``correct``, False for ``incorrect`` (first verdict word in ``text``), else None.
 
-    The worked lines before the verdict say ``same``/``differs``, never a verdict word.
+    The worked lines before the verdict say ``yes``/``no``, never a verdict word.
 
     ``right``/``wrong`` are accepted as synonyms.
 

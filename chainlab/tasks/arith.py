@@ -344,7 +344,7 @@ def corrupt_solution(p: ArithProblem, rng: random.Random) -> str:
 
 
 def verify_check(solution: str) -> str:
-    """The worked check a verifier writes for a solution text: every step recomputed, the answer
+    r"""The worked check a verifier writes for a solution text: every step recomputed, the answer
     compared with the last result, then the verdict.
 
     One line per step, ``a op b = <recomputed> | <written result> | yes|no``, then
