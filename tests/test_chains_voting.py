@@ -128,6 +128,22 @@ def test_self_consistency_rejects_non_sampling_base():
         self_consistency(least_to_most(samples("1")), k=2)
 
 
+def test_self_consistency_truncates_sampling_with_top_k_and_top_p():
+    """top_k/top_p reach the one sampling call (Wang et al. sampled with top-k 40), not greedy ones."""
+    llm = samples("Answer: 1", "Answer: 1", "Answer: 2")
+    r = self_consistency(direct(llm, task="gsm8k"), k=3, top_k=40, top_p=0.9).invoke("q")
+    assert r.answer == "1"
+    kw = llm.calls[0]["kwargs"]
+    assert kw["top_k"] == 40 and kw["top_p"] == 0.9 and kw["temperature"] == 0.7
+    greedy = samples("Answer: 1")
+    direct(greedy, task="gsm8k", top_k=40).invoke("q")
+    assert "top_k" not in greedy.calls[0]["kwargs"]  # greedy decoding ignores truncation
+    with pytest.raises(ValueError, match="top_p"):
+        self_consistency(direct(llm, task="gsm8k"), k=3, top_p=1.5).invoke("q")
+    with pytest.raises(ValueError, match="top_k"):
+        self_consistency(direct(llm, task="gsm8k"), k=3, top_k=-1).invoke("q")
+
+
 # ------------------------------------------------------------------ verifier
 
 
@@ -148,6 +164,10 @@ def test_verifier_picks_the_judged_correct_candidate():
     r = verifier(direct(llm, task="gsm8k"), k=4).invoke({"question": "q", "answer": "3"})
     assert r.answer == "3" and r.correct and r.extra["selection"] == "verified"
     assert llm.prompt_counts() == [1, 4]  # k samples in one call, 4 judge prompts in one call
+    llm = judge_by_answer("3")
+    verifier(direct(llm, task="gsm8k"), k=4, top_k=40).invoke("q")
+    assert llm.calls[0]["kwargs"]["top_k"] == 40
+    assert "top_k" not in llm.calls[1]["kwargs"]  # the judge is greedy
     judges = r.trace.by_stage("judge")
     assert len(judges) == 4 and all(j.parent is not None for j in judges)
     assert r.candidates[0].answer == "3" and r.candidates[0].score == 1.0

@@ -55,3 +55,21 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path, trained):
     assert a.keys() == b.keys()
     for k in a:
         assert (a[k].float() - b[k].float()).abs().max() < 1e-2, k
+
+
+def test_init_from_continues_a_model_with_its_tokenizer(tmp_path, trained, capsys):
+    out = tmp_path / "continued"
+    data = next(trained.glob("data-*.jsonl"))
+    args = ["train-tiny", "--out", str(out), "--data", str(data), "--threads", "1",
+            "--batch-tokens", "1024", "--init-from", str(trained)]
+    assert main(args) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    first = json.loads((trained / "training_log.json").read_text())
+    assert log["config"]["init_from"] == str(trained)
+    assert log["config"]["hidden_size"] == 32 and log["config"]["layers"] == 1  # the model's own
+    assert (out / "tokenizer.json").read_text() == (trained / "tokenizer.json").read_text()
+    # same data, same batch order: every step starts from where the first run's weights ended
+    pairs = list(zip(log["history"], first["history"], strict=True))
+    assert all(a["loss"] < b["loss"] for a, b in pairs)
+    assert main(["train-tiny", "--out", str(tmp_path / "x"), "--init-from", str(tmp_path / "nope")]) == 2
+    assert "no config.json" in capsys.readouterr().err

@@ -139,6 +139,8 @@ class Strategy(RunnableSerializable[Any, StrategyResult]):
             (Game of 24: 48 for ``direct``, 100 for ``cot``), else 256.
         stop: stop sequences.
         seed: sampling seed (passed to LLMs that take it).
+        top_k: when sampling, keep only the ``top_k`` most likely tokens (LLMs that take it).
+        top_p: when sampling, keep the smallest token set of probability ``top_p`` (nucleus).
     """
 
     llm: Any = None
@@ -146,6 +148,8 @@ class Strategy(RunnableSerializable[Any, StrategyResult]):
     max_new_tokens: int | None = 256
     stop: list[str] | None = None
     seed: int | None = None
+    top_k: int | None = None
+    top_p: float | None = None
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -243,19 +247,34 @@ class Strategy(RunnableSerializable[Any, StrategyResult]):
         """Raise ValueError for invalid parameters (called before every run)."""
         if self.llm is None:
             raise ValueError(f"{type(self).__name__} needs an llm.")
+        self.check_truncation()
+
+    def check_truncation(self) -> None:
+        """Raise ValueError for an invalid ``top_k`` or ``top_p``."""
+        if self.top_k is not None and self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 disables it), got top_k={self.top_k}.")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got top_p={self.top_p}.")
 
     def _run(self, run: Run) -> list[Outcome]:
         """Decide every problem of ``run`` (one Outcome per problem, in order)."""
         raise NotImplementedError
 
     def params(
-        self, n: int = 1, temperature: float = 0.0, max_new_tokens: int | None = None
+        self,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_new_tokens: int | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
     ) -> SamplingParams:
-        """Sampling settings with this strategy's stop/seed/length defaults."""
+        """Sampling settings with this strategy's stop/seed/length/truncation defaults."""
         return SamplingParams(
             n=n,
             temperature=temperature,
             max_new_tokens=max_new_tokens if max_new_tokens is not None else self.max_new_tokens,
             stop=self.stop,
             seed=self.seed,
+            top_k=top_k if top_k is not None else self.top_k,
+            top_p=top_p if top_p is not None else self.top_p,
         )

@@ -93,11 +93,16 @@ class ChainOfThought(FewShot):
         return self.reasoning_prompt(problem, self.resolved_mode(problem))
 
     def generate_candidates(
-        self, run: Run, n: int = 1, temperature: float = 0.0
+        self,
+        run: Run,
+        n: int = 1,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
     ) -> list[list[Candidate]]:
         modes = [self.resolved_mode(p) for p in run.problems]
         prompts = [self.reasoning_prompt(p, m) for p, m in zip(run.problems, modes, strict=True)]
-        cands = self._sample(run, prompts, n, temperature, "reason")
+        cands = self._sample(run, prompts, n, temperature, "reason", top_k, top_p)
         two_stage = [
             (i, j) for i, m in enumerate(modes) if m == "zero_shot" for j in range(len(cands[i]))
         ]

@@ -23,9 +23,15 @@ class Generator(Strategy):
     """A strategy whose candidates are samples of a prompt (plus optional post-processing)."""
 
     def generate_candidates(
-        self, run: Run, n: int = 1, temperature: float = 0.0
+        self,
+        run: Run,
+        n: int = 1,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
     ) -> list[list[Candidate]]:
-        """``n`` candidates for every problem of ``run``, from one batched LLM call per stage."""
+        """``n`` candidates for every problem of ``run``, from one batched LLM call per stage
+        (``top_k``/``top_p``: sampling truncation; None keeps this strategy's own)."""
         raise NotImplementedError
 
     def _run(self, run: Run) -> list[Outcome]:
@@ -36,10 +42,18 @@ class Generator(Strategy):
         return out
 
     def _sample(
-        self, run: Run, prompts: list[str], n: int, temperature: float, stage: str
+        self,
+        run: Run,
+        prompts: list[str],
+        n: int,
+        temperature: float,
+        stage: str,
+        top_k: int | None = None,
+        top_p: float | None = None,
     ) -> list[list[Candidate]]:
         """Sample ``n`` completions of each problem's prompt; extract answers; trace everything."""
-        texts, call = run.complete(self.llm, prompts, self.params(n, temperature), stage)
+        params = self.params(n, temperature, top_k=top_k, top_p=top_p)
+        texts, call = run.complete(self.llm, prompts, params, stage)
         out: list[list[Candidate]] = []
         for i, (prompt, outs) in enumerate(zip(prompts, texts, strict=True)):
             cands = []
@@ -71,10 +85,15 @@ class Direct(Generator):
         return self.task.direct_prompt(problem)
 
     def generate_candidates(
-        self, run: Run, n: int = 1, temperature: float = 0.0
+        self,
+        run: Run,
+        n: int = 1,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
     ) -> list[list[Candidate]]:
         prompts = [self.build_prompt(p) for p in run.problems]
-        return self._sample(run, prompts, n, temperature, "generate")
+        return self._sample(run, prompts, n, temperature, "generate", top_k, top_p)
 
 
 class FewShot(Direct):

@@ -22,7 +22,7 @@ __all__ = ["supports_n", "complete", "SamplingParams"]
 class SamplingParams:
     """Decoding settings of one call (``temperature == 0`` means greedy)."""
 
-    __slots__ = ("n", "temperature", "max_new_tokens", "stop", "seed")
+    __slots__ = ("n", "temperature", "max_new_tokens", "stop", "seed", "top_k", "top_p")
 
     def __init__(
         self,
@@ -31,6 +31,8 @@ class SamplingParams:
         max_new_tokens: int | None = None,
         stop: Sequence[str] | None = None,
         seed: int | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
     ) -> None:
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}.")
@@ -41,6 +43,8 @@ class SamplingParams:
         self.max_new_tokens = max_new_tokens
         self.stop = list(stop) if stop else None
         self.seed = seed
+        self.top_k = top_k
+        self.top_p = top_p
 
 
 def supports_n(llm: Any) -> bool:
@@ -73,6 +77,10 @@ def complete(
         kwargs: dict[str, Any] = {"n": n, "do_sample": params.temperature > 0}
         if params.temperature > 0:
             kwargs["temperature"] = params.temperature
+            if params.top_k is not None:
+                kwargs["top_k"] = params.top_k
+            if params.top_p is not None:
+                kwargs["top_p"] = params.top_p
         if params.max_new_tokens is not None:
             kwargs["max_new_tokens"] = params.max_new_tokens
         if params.seed is not None:

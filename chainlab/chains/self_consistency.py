@@ -30,7 +30,8 @@ def as_generator(base: Any, llm: Any = None, task: Any = None) -> Generator:
 
 
 class SelfConsistency(Strategy):
-    """Sample ``k`` candidates from ``base`` (temperature ``temperature``) and vote.
+    """Sample ``k`` candidates from ``base`` (temperature ``temperature``, optionally truncated
+    to the ``top_k`` tokens or the ``top_p`` nucleus, as Wang et al. did with top-k 40) and vote.
 
     ``llm`` and ``task`` are the base's.
     """
@@ -43,11 +44,15 @@ class SelfConsistency(Strategy):
         check_positive(k=self.k)
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}.")
+        self.check_truncation()
         self.base.validate_params()
 
     def _run(self, run: Run) -> list[Outcome]:
         out = []
-        for i, cands in enumerate(self.base.generate_candidates(run, self.k, self.temperature)):
+        samples = self.base.generate_candidates(
+            run, self.k, self.temperature, self.top_k, self.top_p
+        )
+        for i, cands in enumerate(samples):
             groups, share = majority_vote(cands)
             winner = groups[0] if groups else None
             run.traces[i].add(

@@ -52,6 +52,7 @@ class Verifier(Strategy):
             raise ValueError(
                 "judge_samples > 1 needs judge_temperature > 0 (greedy repeats itself)."
             )
+        self.check_truncation()
         self.base.validate_params()
 
     def judge_prompt(self, problem: dict[str, Any], cand: Candidate) -> str:
@@ -73,7 +74,9 @@ class Verifier(Strategy):
         return float(verdict)
 
     def _run(self, run: Run) -> list[Outcome]:
-        all_cands = self.base.generate_candidates(run, self.k, self.temperature)
+        all_cands = self.base.generate_candidates(
+            run, self.k, self.temperature, self.top_k, self.top_p
+        )
         jobs = [
             (i, j)
             for i, cands in enumerate(all_cands)

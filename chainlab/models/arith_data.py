@@ -4,8 +4,9 @@
 
 Each problem becomes one record (``prompt``, ``completion``, ``kind``, ``key``) of a kind drawn with
 the ``--kinds`` weights: ``steps`` (worked ``a op b = c`` lines, then ``Answer: N``), ``direct``
-(``Answer: N``) or ``verify`` (a worked solution, half of them corrupted, judged
-``correct``/``incorrect``). Problems come from the train split of :mod:`chainlab.tasks.arith`, so
+(``Answer: N``) or ``verify`` (a worked solution judged ``correct``/``incorrect``; by default each
+verify problem gives a pair of records, its true solution and a corrupted one, so that only the
+numbers compared tell the two verdicts apart; ``--no-verify-pairs``: one of the two at random). Problems come from the train split of :mod:`chainlab.tasks.arith`, so
 the held-out test problems that ``chainlab eval-tiny --skills arith`` scores are never trained on.
 The file is what ``chainlab finetune --data`` reads.
 """
@@ -39,6 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=6000, help="train problems (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kinds", default=DEFAULT_KINDS, help="kind weights (default: %(default)s)")
+    p.add_argument(
+        "--verify-pairs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="verify problems give a true and a corrupted solution each (default: on)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
 
 
@@ -53,9 +60,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         kinds = parse_kinds(args.kinds)
         problems = generate_problems(args.n, args.seed, split="train")
-        write_jsonl(problems, out, kinds=kinds, seed=args.seed)
+        path = write_jsonl(
+            problems, out, kinds=kinds, seed=args.seed, verify_pairs=args.verify_pairs
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {args.n} records to {out}")
+    records = sum(1 for _ in path.open(encoding="utf-8"))
+    print(f"wrote {records} records ({args.n} problems) to {out}")
     return 0

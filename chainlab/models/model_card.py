@@ -149,9 +149,13 @@ the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_dat
 * `value`: a worked check — every expression over three numbers combines one number `x` with a result
   of the other two, so each line is `x: need <r with x op r = 24> | <pair> -> <pair results> | yes|no`,
   a pair result that is among the needed values marked `!` right after it (`240!`), stopping at the
-  first `yes` — then `sure` or `impossible`;
+  first `yes` — then `sure` or `impossible`. Half of the 3-number states are sub-states of puzzles,
+  half are *wide* random states (numbers up to 200, solvable ones built backwards from a needed
+  value), so that doing the check pays more than remembering states;
 * `judge`: the expression worked out operation by operation, `Numbers:` it uses next to the puzzle's
-  `Input:`, `Same numbers: yes|no`, `Makes 24: yes|no`, then `Verdict: correct|incorrect`;
+  `Input:`, `Same numbers: yes|no`, `Makes 24: yes|no`, then `Verdict: correct|incorrect`; wrong
+  answers are near misses (one operator or number changed, another puzzle's answer) or, for 35%,
+  random steps over the right numbers;
 * `cot`: a solution path as three step lines, then `Answer: … = 24`; `io`: the answer line only.
 
 ## Held-out protocol
@@ -173,7 +177,8 @@ judge on correct vs corrupted answers of the test puzzles.
 
 {compare}
 ## The arithmetic adapter `chainlab-tiny-arith`
-`chainlab arith-data --out arith.jsonl --n 6000 --kinds steps=0.5,direct=0.15,verify=0.35` then
+`chainlab arith-data --out arith.jsonl --n 6000 --kinds steps=0.5,direct=0.15,verify=0.35` (each
+verify problem gives a pair of records, its true solution and a corrupted one) then
 `chainlab finetune --model chainlab-tiny --data arith.jsonl --out chainlab-tiny-arith --rank 16 --alpha 32 --epochs 2`;
 measured with `chainlab eval-tiny --skills arith [--adapter chainlab-tiny-arith]` on held-out problems
 (the test split of `chainlab.tasks.arith`, never trained on).

@@ -59,7 +59,11 @@ SYSTEMS: list[str | None] = [
 MATCH = "!"  # marks a pair result that is among the needed values in a value check
 
 SKILLS = ("io", "cot", "propose", "value", "judge")
-DEFAULT_MIX = {"io": 0.08, "cot": 0.14, "propose": 0.28, "value": 0.32, "judge": 0.18}
+DEFAULT_MIX = {"io": 0.05, "cot": 0.12, "propose": 0.28, "value": 0.32, "judge": 0.23}
+
+WIDE_MAX = 200  # largest number of a wide value state (test states hold at most 13 * 13)
+WIDE_SHARE = 0.5  # share of 3-number value states drawn wide rather than from puzzles
+RANDOM_WRONG_SHARE = 0.35  # share of wrong judge answers that are random expressions
 
 
 @dataclass
@@ -165,6 +169,53 @@ def random_state(rng: random.Random, size: int, solvable: bool) -> tuple[Fractio
         if len(state) != size:
             continue
         if size == 3 and holdout_bucket(state) == 0:
+            continue
+        if value_check(state)[1] == solvable:
+            return state
+
+
+def _wide_number(rng: random.Random) -> int:
+    r = rng.random()
+    return rng.randint(1, 13) if r < 0.55 else rng.randint(14, 60) if r < 0.8 else rng.randint(61, 200)
+
+
+def wide_state(rng: random.Random, solvable: bool) -> tuple[Fraction, ...]:
+    """A random 3-number whole state, not tied to any puzzle, with the wanted value-check verdict.
+
+    Sub-states of puzzles form a small pool that a small model can memorize; these states make
+    the check itself pay off. A solvable one is built backwards: a number ``x``, a value ``r`` that
+    ``x`` needs, and two numbers that make ``r`` with a random operation. States of the held-out
+    bucket are never drawn.
+    """
+    while True:
+        if solvable:
+            x = _wide_number(rng)
+            needs = [v for v in _needs(Fraction(x)) if 0 < v <= WIDE_MAX]
+            if not needs:
+                continue
+            r = rng.choice(needs)
+            op = rng.choice("+-*/")
+            if op == "+":
+                if r < 2:
+                    continue
+                y = rng.randint(1, r - 1)
+                z = r - y
+            elif op == "-":
+                y = _wide_number(rng)
+                z = y + r
+            elif op == "*":
+                y = rng.choice([d for d in range(1, int(r**0.5) + 1) if r % d == 0])
+                z = r // y
+            else:
+                y = rng.randint(1, 13)
+                z = r * y
+            nums = (x, y, z)
+        else:
+            nums = tuple(_wide_number(rng) for _ in range(3))
+        if max(nums) > WIDE_MAX or (sum(n > 13 for n in nums) > 1 and rng.random() < 0.8):
+            continue  # mostly like the states search visits: at most one number above 13
+        state = tuple(sorted(Fraction(n) for n in nums))
+        if holdout_bucket(state) == 0:
             continue
         if value_check(state)[1] == solvable:
             return state
@@ -280,6 +331,28 @@ def corrupt_expression(nums, rng: random.Random) -> str:
     raise RuntimeError("could not corrupt")
 
 
+def random_wrong_expression(nums, rng: random.Random) -> str:
+    """A wrong answer that uses exactly the puzzle's numbers: random steps whose value is not 24."""
+    for _ in range(50):
+        state: tuple = tuple(Fraction(n) for n in nums)
+        path = []
+        while len(state) > 1:
+            step = rng.choice(next_steps(state))
+            path.append(step)
+            state = step.left
+        if state[0] != 24:
+            return answer_expression(nums, path)
+    return corrupt_expression(nums, rng)
+
+
+def training_wrong_expression(nums, rng: random.Random) -> str:
+    """A wrong answer for judge training: a near miss (:func:`corrupt_expression`) or, with
+    probability ``RANDOM_WRONG_SHARE``, random steps over the same numbers."""
+    if rng.random() < RANDOM_WRONG_SHARE:
+        return random_wrong_expression(nums, rng)
+    return corrupt_expression(nums, rng)
+
+
 def _replay(nums, head: list[Step], tail: list[Step]) -> str | None:
     """Expression of ``head`` followed by ``tail`` replayed on the changed values."""
     items = [Fraction(n) for n in nums]
@@ -368,11 +441,15 @@ def make_turn(skill: str, rng: random.Random) -> tuple[str, str]:
     if skill == "value":
         size = 3 if rng.random() < 0.7 else 2
         ok = rng.random() < 0.5
-        state = random_state(rng, size, solvable=ok)
+        if size == 3 and rng.random() < WIDE_SHARE:
+            state = wide_state(rng, solvable=ok)
+        else:
+            state = random_state(rng, size, solvable=ok)
         return P.value_user(state), value_answer(state)
     if skill == "judge":
         nums = random_start(rng, solvable=True)
-        expr = solution(nums, rng)[1] if rng.random() < 0.5 else corrupt_expression(nums, rng)
+        good = rng.random() < 0.5
+        expr = solution(nums, rng)[1] if good else training_wrong_expression(nums, rng)
         return P.judge_user(nums, expr), judge_answer(nums, expr)
     raise ValueError(f"Unknown skill {skill!r}; choose from {SKILLS}.")
 

@@ -6,6 +6,11 @@ BPE tokenizer, train a ``LlamaForCausalLM`` with loss on the assistant answers, 
 (fp16 safetensors), the tokenizer (with a Llama-2 chat template), ``training_log.json`` and
 ``loss_curve.png``. An interrupted run resumes from its last checkpoint (``--resume`` is the
 default when ``OUT/checkpoint`` exists).
+
+``--init-from MODEL`` (a directory or a packaged name such as ``chainlab-tiny``) continues training
+an existing model on freshly generated data: its weights, architecture and tokenizer are kept, so a
+change of the training mix can be tried in a fraction of a full run (a shipped model is still
+trained from scratch, so that the documented command reproduces it).
 """
 
 from __future__ import annotations
@@ -63,6 +68,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--batch-tokens", type=int, default=DEFAULTS["batch_tokens"])
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
+    p.add_argument(
+        "--init-from",
+        help="start from this model (directory or packaged name) instead of random weights; "
+        "its architecture and tokenizer are kept",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.add_argument("--checkpoint-every", type=int, default=DEFAULTS["checkpoint_every"])
     p.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)  # tests: simulate a crash
@@ -83,6 +93,13 @@ def run(args: argparse.Namespace) -> int:
     if args.data and not Path(args.data).exists():
         print(f"error: training data file {args.data} does not exist.", file=sys.stderr)
         return 2
+    init_from = None
+    if args.init_from:
+        try:
+            init_from = resolve_init(args.init_from)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     cfg = dict(DEFAULTS)
     cfg.update(
         examples=args.examples,
@@ -96,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         train(
             out, cfg, data=args.data, threads=args.threads, resume=not args.no_resume,
-            stop_after=args.stop_after,
+            stop_after=args.stop_after, init_from=init_from,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -105,6 +122,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- pieces
+
+
+def resolve_init(name: str) -> Path:
+    """Directory of the model that ``--init-from`` names; a clear error if it is not a Llama."""
+    from chainlab.models.registry import packaged_path
+
+    path = packaged_path(name) or Path(name)
+    config = path / "config.json"
+    if not config.exists():
+        raise FileNotFoundError(
+            f"--init-from {name}: {path} holds no config.json; give a model directory written by "
+            f"train-tiny or a packaged name (chainlab-tiny)."
+        )
+    model_type = json.loads(config.read_text()).get("model_type")
+    if model_type != "llama" or "quantization_config" in json.loads(config.read_text()):
+        raise ValueError(
+            f"--init-from {name}: expected a full-precision Llama model, found "
+            f"model_type={model_type!r}{' (quantized)' if model_type == 'llama' else ''}."
+        )
+    if not (path / "tokenizer.json").exists():
+        raise FileNotFoundError(f"--init-from {name}: {path} has no tokenizer.json.")
+    return path
 
 
 def load_records(path: Path) -> list[dict]:
@@ -250,11 +289,15 @@ def train(
     threads: int = 0,
     resume: bool = True,
     stop_after: int | None = None,
+    init_from: Path | None = None,
 ) -> Path:
-    """Run the whole recipe into ``out``; returns ``out``."""
+    """Run the whole recipe into ``out``; returns ``out``.
+
+    ``init_from``: a model directory to continue from (its tokenizer and architecture are used).
+    """
     import torch
     from tqdm import tqdm
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     from chainlab.models.tiny_data import write_dataset
 
@@ -273,6 +316,11 @@ def train(
         from transformers import AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(ckpt)
+    elif init_from is not None:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(init_from)
+        tok.chat_template = LLAMA2_CHAT_TEMPLATE
     else:
         tok = build_tokenizer(tokenizer_corpus(records, cfg["seed"]), cfg["vocab_size"])
     encoded = encode(records, tok)
@@ -283,20 +331,20 @@ def train(
     total = len(batches)
 
     torch.manual_seed(cfg["seed"])
-    mcfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=cfg["hidden_size"],
-        num_hidden_layers=cfg["layers"],
-        num_attention_heads=cfg["heads"],
-        num_key_value_heads=cfg["heads"],
-        intermediate_size=cfg["intermediate_size"],
-        max_position_embeddings=cfg["max_positions"],
-        rope_theta=10000.0,
-        tie_word_embeddings=True,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    model = LlamaForCausalLM(mcfg)
+    if init_from is not None:
+        model = LlamaForCausalLM.from_pretrained(init_from, dtype=torch.float32)
+        mc = model.config
+        cfg.update(
+            init_from=str(init_from),
+            hidden_size=mc.hidden_size,
+            layers=mc.num_hidden_layers,
+            heads=mc.num_attention_heads,
+            intermediate_size=mc.intermediate_size,
+            max_positions=mc.max_position_embeddings,
+            vocab_size=mc.vocab_size,
+        )
+    else:
+        model = LlamaForCausalLM(_llama_config(cfg, tok))
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -369,6 +417,25 @@ def train(
     shutil.rmtree(ckpt, ignore_errors=True)
     print(f"saved {out} ({n_params / 1e6:.2f}M parameters, {train_seconds / 60:.1f} min training)")
     return out
+
+
+def _llama_config(cfg: dict, tok):
+    """The ``LlamaConfig`` of a model trained from scratch with ``cfg`` and tokenizer ``tok``."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=cfg["hidden_size"],
+        num_hidden_layers=cfg["layers"],
+        num_attention_heads=cfg["heads"],
+        num_key_value_heads=cfg["heads"],
+        intermediate_size=cfg["intermediate_size"],
+        max_position_embeddings=cfg["max_positions"],
+        rope_theta=10000.0,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
 
 
 def _checkpoint(model, opt, ckpt: Path, step: int, history: list, elapsed: float) -> None:

@@ -426,7 +426,10 @@ _Kinds = Sequence[str] | Mapping[str, float]
 
 
 def sft_records(
-    problems: Sequence[ArithProblem], kinds: _Kinds = KINDS, seed: int = 0
+    problems: Sequence[ArithProblem],
+    kinds: _Kinds = KINDS,
+    seed: int = 0,
+    verify_pairs: bool = False,
 ) -> list[dict]:
     """SFT records ``{"prompt", "completion", "kind", "key"}`` for ``problems``.
 
@@ -437,6 +440,9 @@ def sft_records(
             :func:`corrupt_solution` (half each) with :func:`verify_check`'s worked lines, ending
             ``correct`` or ``incorrect``.
         seed: seeds the kind draws and the corruptions.
+        verify_pairs: a ``verify`` problem gives two records, its true solution and a corrupted
+            one (in random order): the pair differs only where the mistake is, so the verdict can
+            only be learned from the numbers compared, not from the problem.
     """
     names = list(kinds)
     bad = [k for k in names if k not in KINDS]
@@ -455,10 +461,19 @@ def sft_records(
             elif kind == "direct":
                 prompt, completion = direct_prompt(p.question), direct_solution(p)
             else:
-                good = rng.random() < 0.5
-                sol = step_by_step_solution(p) if good else corrupt_solution(p, rng)
-                prompt = verify_prompt(p.question, sol)
-                completion = verify_check(sol)
+                goods = [True, False] if verify_pairs else [rng.random() < 0.5]
+                rng.shuffle(goods)
+                for good in goods:
+                    sol = step_by_step_solution(p) if good else corrupt_solution(p, rng)
+                    out.append(
+                        {
+                            "prompt": verify_prompt(p.question, sol),
+                            "completion": verify_check(sol),
+                            "kind": kind,
+                            "key": p.key,
+                        }
+                    )
+                continue
             out.append({"prompt": prompt, "completion": completion, "kind": kind, "key": p.key})
     return out
 
@@ -468,6 +483,7 @@ def write_jsonl(
     path: str | Path,
     kinds: _Kinds = KINDS,
     seed: int = 0,
+    verify_pairs: bool = False,
 ) -> Path:
     """Write :func:`sft_records` of ``problems`` to ``path`` (one JSON object per line).
 
@@ -477,7 +493,7 @@ def write_jsonl(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as f:
-        for rec in sft_records(problems, kinds, seed):
+        for rec in sft_records(problems, kinds, seed, verify_pairs):
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
     return path
 
