@@ -212,20 +212,25 @@ def test_errors():
 
 def test_verify_check_recomputes_every_step():
     assert verify_check("3 * 4 = 12\n5 + 12 = 17\nAnswer: 17").splitlines() == [
-        "3 * 4 = 12 | 12 | yes",
-        "5 + 12 = 17 | 17 | yes",
-        "Answer: 17 | 17 | yes",
+        "3 * 4 = 12 | 12 | 12 - 12 = 0 | yes",
+        "5 + 12 = 17 | 17 | 17 - 17 = 0 | yes",
+        "Answer: 17 | 17 | 17 - 17 = 0 | yes",
         "Verdict: correct",
     ]
     assert verify_check("3 * 4 = 14\n5 + 14 = 19\nAnswer: 19").splitlines() == [
-        "3 * 4 = 12 | 14 | no",
-        "5 + 14 = 19 | 19 | yes",
-        "Answer: 19 | 19 | yes",
+        "3 * 4 = 12 | 14 | 14 - 12 = 2 | no",
+        "5 + 14 = 19 | 19 | 19 - 19 = 0 | yes",
+        "Answer: 19 | 19 | 19 - 19 = 0 | yes",
         "Verdict: incorrect",
     ]
-    assert verify_check("3 * 4 = 12\nAnswer: 13").endswith("Answer: 13 | 12 | no\nVerdict: incorrect")
-    assert verify_check("Answer: 5").splitlines() == ["Answer: 5 | none | no", "Verdict: incorrect"]
-    assert verify_check("7 / 2 = 3\nAnswer: 3").startswith("7 / 2 = none | 3 | no")
+    assert verify_check("3 * 4 = 12\nAnswer: 13").endswith(
+        "Answer: 13 | 12 | 13 - 12 = 1 | no\nVerdict: incorrect"
+    )
+    assert verify_check("Answer: 5").splitlines() == [
+        "Answer: 5 | none | none | no",
+        "Verdict: incorrect",
+    ]
+    assert verify_check("7 / 2 = 3\nAnswer: 3").startswith("7 / 2 = none | 3 | none | no")
     assert parse_verdict(verify_check("3 * 4 = 12\nAnswer: 12")) is True
 
 

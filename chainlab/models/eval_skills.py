@@ -179,7 +179,7 @@ def evaluate_arith(llm, n: int = 200, seed: int = 0) -> dict:
     for i, p in enumerate(problems):
         good = i % 2 == 0
         items.append((p, step_by_step_solution(p) if good else corrupt_solution(p, rng), good))
-    outs = _texts(llm, [verify_prompt(p.question, s) for p, s, _ in items], max_new_tokens=96)
+    outs = _texts(llm, [verify_prompt(p.question, s) for p, s, _ in items], max_new_tokens=128)
     hits = [parse_verdict(o[0]) is good for (_, _, good), o in zip(items, outs, strict=True)]
     res["verify_accuracy"] = sum(hits) / n
     res["seconds"] = round(time.time() - t0, 1)

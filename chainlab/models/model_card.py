@@ -178,7 +178,8 @@ judge on correct vs corrupted answers of the test puzzles.
 {compare}
 ## The arithmetic adapter `chainlab-tiny-arith`
 `chainlab arith-data --out arith.jsonl --n 6000 --kinds steps=0.5,direct=0.15,verify=0.35` (each
-verify problem gives a pair of records, its true solution and a corrupted one) then
+verify problem gives a pair of records, its true solution and a corrupted one; the verify check
+compares two numbers by subtracting them, `4 * 9 = 36 | 27 | 36 - 27 = 9 | no`) then
 `chainlab finetune --model chainlab-tiny --data arith.jsonl --out chainlab-tiny-arith --rank 16 --alpha 32 --epochs 2`;
 measured with `chainlab eval-tiny --skills arith [--adapter chainlab-tiny-arith]` on held-out problems
 (the test split of `chainlab.tasks.arith`, never trained on).

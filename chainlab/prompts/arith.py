@@ -4,7 +4,7 @@ Three prompt kinds (our own wording), each a complete prompt string ending with 
 
 * ``direct`` answer directly:         completion ``Answer: 17``
 * ``steps``  solve step by step:      completion ``3 * 4 = 12`` / ``5 + 12 = 17`` / ``Answer: 17``
-* ``verify`` check a worked solution: each step recomputed (``3 * 4 = 12 | 12 | yes``), the answer
+* ``verify`` check a worked solution: each step recomputed (``3 * 4 = 12 | 12 | 12 - 12 = 0 | yes``), the answer
   against the last result, then ``Verdict: correct|incorrect`` (:func:`chainlab.tasks.arith.verify_check`)
 
 The ``chainlab-tiny-arith`` adapter is trained on exactly these prompts

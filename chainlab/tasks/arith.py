@@ -347,13 +347,16 @@ def verify_check(solution: str) -> str:
     r"""The worked check a verifier writes for a solution text: every step recomputed, the answer
     compared with the last result, then the verdict.
 
-    One line per step, ``a op b = <recomputed> | <written result> | yes|no``, then
-    ``Answer: <answer> | <last result> | yes|no`` and ``Verdict: correct`` exactly when every line
-    says ``yes`` (else ``Verdict: incorrect``). Each comparison is of two adjacent numbers, and
-    the words are ones ``chainlab-tiny`` already writes in its Game of 24 checks (a LoRA adapter
-    does not retrain the tied output embeddings, so new words are hard for it to emit).
-    Example: ``"3 * 4 = 12\nAnswer: 12"`` -> ``"3 * 4 = 12 | 12 | yes\nAnswer: 12 | 12 |
-    yes\nVerdict: correct"``.
+    One line per step, ``a op b = <recomputed> | <written result> | <larger> - <smaller> = <gap> |
+    yes|no``, then ``Answer: <answer> | <last result> | <gap line> | yes|no`` and
+    ``Verdict: correct`` exactly when every line says ``yes`` (else ``Verdict: incorrect``).
+    The two numbers are compared by subtracting them, an operation ``chainlab-tiny`` already
+    knows, so ``yes`` follows from a ``0`` right before it: a plain ``<a> | <b> | yes|no``
+    comparison left the adapter at chance (it never wrote ``no``), this one reaches 83%. Only
+    words the base model already writes are used (a LoRA adapter does not retrain the tied
+    output embeddings, so new words are hard for it to emit).
+    Example: ``"3 * 4 = 14\nAnswer: 14"`` -> ``"3 * 4 = 12 | 14 | 14 - 12 = 2 | no\nAnswer: 14 |
+    14 | 14 - 14 = 0 | yes\nVerdict: incorrect"``.
     """
     steps = parse_steps(solution)
     answer = parse_answer(solution)
@@ -361,15 +364,27 @@ def verify_check(solution: str) -> str:
     ok = bool(steps) and answer is not None
     for a, op, b, c in steps:
         r = apply_op(a, op, b)
-        same = r == c
+        gap, same = _gap(r, c)
         ok &= same
-        lines.append(f"{a} {op} {b} = {'none' if r is None else r} | {c} | {'yes' if same else 'no'}")
+        lines.append(f"{a} {op} {b} = {'none' if r is None else r} | {c} | {gap} | {_yes(same)}")
     last = steps[-1][3] if steps else None
-    same = last is not None and answer == last
+    gap, same = _gap(answer, last)
     ok &= same
     shown = [("none" if v is None else str(v)) for v in (answer, last)]
-    lines.append(f"Answer: {shown[0]} | {shown[1]} | {'yes' if same else 'no'}")
+    lines.append(f"Answer: {shown[0]} | {shown[1]} | {gap} | {_yes(same)}")
     return "\n".join([*lines, f"Verdict: {'correct' if ok else 'incorrect'}"])
+
+
+def _gap(x: int | None, y: int | None) -> tuple[str, bool]:
+    """``"<larger> - <smaller> = <difference>"`` of two numbers and whether they are equal."""
+    if x is None or y is None:
+        return "none", False
+    hi, lo = max(x, y), min(x, y)
+    return f"{hi} - {lo} = {hi - lo}", x == y
+
+
+def _yes(same: bool) -> str:
+    return "yes" if same else "no"
 
 
 def _propagate(p: ArithProblem, i: int, wrong: int) -> list[Step] | None:
