@@ -235,3 +235,35 @@ def test_verifier_breaks_ties_among_passing_candidates_by_their_majority():
     )
     r = verifier(direct(llm, task="gsm8k"), k=4).invoke({"question": "q", "answer": "2"})
     assert r.answer == "2" and r.extra["selection"] == "verified" and r.confidence == 1.0
+
+
+def test_verifier_greedy_first_samples_only_where_the_greedy_answer_is_rejected():
+    def respond(prompt: str, j: int) -> str:
+        good = "1" if "qa" in prompt else "3" if "qb" in prompt else "-"  # qa: greedy is right
+        if "Proposed answer:" in prompt:
+            ans = prompt.split("Proposed answer:")[1].split("\n")[0].strip()
+            return "Verdict: correct" if ans == good else "Verdict: incorrect"
+        return ["Answer: 1", "Answer: 2", "Answer: 2", "Answer: 3"][j]
+
+    llm = RecordingLLM(responder=respond)
+    v = verifier(direct(llm, task="gsm8k"), k=4, greedy_first=True)
+    kept = v.invoke({"question": "qa", "answer": "1"})
+    assert kept.answer == "1" and kept.extra["selection"] == "verified"
+    assert llm.prompt_counts() == [1, 1]  # greedy answer + its judge; no sampling
+    assert not llm.calls[0]["kwargs"].get("do_sample") and kept.usage.calls == 2
+
+    llm.calls.clear()
+    out = v.batch([{"question": "qa", "answer": "1"}, {"question": "qb", "answer": "3"}])
+    assert [r.answer for r in out] == ["1", "3"] and all(r.correct for r in out)
+    # greedy for both, judge both, then k samples and their judges for qb only
+    assert llm.prompt_counts() == [2, 2, 1, 4] and llm.calls[2]["kwargs"]["n"] == 4
+    doubted = out[1]
+    assert len(doubted.candidates) == 5 and doubted.candidates[0].answer == "3"
+    assert sorted(j.data["candidate"] for j in doubted.trace.by_stage("judge")) == [0, 1, 2, 3, 4]
+    assert len(out[0].candidates) == 1 and len(out[0].trace.by_stage("judge")) == 1
+
+    llm.calls.clear()  # nothing passes: the fallback votes over the greedy answer and the samples
+    none_pass = verifier(direct(llm, task="gsm8k"), k=4, greedy_first=True)
+    r = none_pass.invoke({"question": "qc", "answer": "9"})
+    assert r.extra["selection"] == "fallback:majority" and r.answer == "1"  # 1 1 2 2 3: a tie
+    assert len(r.candidates) == 5

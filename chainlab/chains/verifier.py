@@ -10,6 +10,12 @@ candidates still lets agreement decide); with
 ``weighted=True``, candidates vote for their answer with their score as weight. When none passes,
 ``fallback`` decides: ``majority`` (self-consistency vote over the candidates), ``best`` (the
 highest score anyway) or ``none`` (no answer).
+
+``greedy_first=True`` verifies the base's greedy answer first and keeps it when the judge passes
+it; only the problems whose greedy answer is rejected get the ``k`` samples (and their judging),
+chosen among as above with the greedy candidate kept in the pool. It suits a judge that rarely
+rejects a right answer but misses many wrong ones: sampling can then only replace answers the judge
+has reason to doubt, and problems the judge passes cost two calls instead of ``2k``.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class Verifier(Strategy):
     threshold: float = 0.5
     fallback: Fallback = "majority"
     weighted: bool = False
+    greedy_first: bool = False
 
     def validate_params(self) -> None:
         check_positive(k=self.k, judge_samples=self.judge_samples)
@@ -74,9 +81,40 @@ class Verifier(Strategy):
         return float(verdict)
 
     def _run(self, run: Run) -> list[Outcome]:
-        all_cands = self.base.generate_candidates(
-            run, self.k, self.temperature, self.top_k, self.top_p
-        )
+        if not self.greedy_first:
+            all_cands = self.base.generate_candidates(
+                run, self.k, self.temperature, self.top_k, self.top_p
+            )
+            self._judge(run, all_cands)
+            return [self._select(run, i, cands) for i, cands in enumerate(all_cands)]
+        greedy = self.base.generate_candidates(run, 1, 0.0)
+        self._judge(run, greedy)
+        doubted = [i for i, cands in enumerate(greedy) if not any(map(self._passes, cands))]
+        if doubted:
+            sub = Run(
+                [run.problems[i] for i in doubted],
+                [run.traces[i] for i in doubted],
+                run.callbacks,
+                run.calls,
+                run.usage,
+            )
+            more = self.base.generate_candidates(
+                sub, self.k, self.temperature, self.top_k, self.top_p
+            )
+            self._judge(sub, more, offsets=[len(greedy[i]) for i in doubted])
+            run.calls = sub.calls
+            for i, extra in zip(doubted, more, strict=True):
+                greedy[i] = greedy[i] + extra
+        return [self._select(run, i, cands) for i, cands in enumerate(greedy)]
+
+    def _passes(self, cand: Candidate) -> bool:
+        return cand.answer is not None and (cand.score or 0.0) >= self.threshold
+
+    def _judge(
+        self, run: Run, all_cands: list[list[Candidate]], offsets: list[int] | None = None
+    ) -> None:
+        """Score every candidate with an answer: one batched judge call for all of them
+        (``offsets``: per problem, the index in its final candidate list of ``all_cands[i][0]``)."""
         jobs = [
             (i, j)
             for i, cands in enumerate(all_cands)
@@ -99,14 +137,13 @@ class Verifier(Strategy):
                     text,
                     parent=cand.event,
                     call=call,
-                    candidate=j,
+                    candidate=j + (offsets[i] if offsets else 0),
                     sample=s,
                     verdict=v,
                     error=None if v is not None else "no verdict in the judge's completion",
                 )
             cand.score = sum(v for v in readings if v is not None) / len(readings)
             cand.data["verdicts"] = readings
-        return [self._select(run, i, cands) for i, cands in enumerate(all_cands)]
 
     def _select(self, run: Run, i: int, cands: list[Candidate]) -> Outcome:
         scores = [c.score if c.score is not None else 0.0 for c in cands]

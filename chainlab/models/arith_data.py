@@ -9,6 +9,14 @@ verify problem gives a pair of records, its true solution and a corrupted one, s
 numbers compared tell the two verdicts apart; ``--no-verify-pairs``: one of the two at random). Problems come from the train split of :mod:`chainlab.tasks.arith`, so
 the held-out test problems that ``chainlab eval-tiny --skills arith`` scores are never trained on.
 The file is what ``chainlab finetune --data`` reads.
+
+A second round adds verifier records built on a trained adapter's *own* sampled solutions
+(:mod:`chainlab.models.arith_self_samples`), so the verifier learns the mistakes it will see::
+
+    chainlab arith-data --out runs/arith-r2.jsonl --self-samples runs/arith-r1   # r1: round-1 adapter
+
+``--self-n`` fresh train-split problems (seed ``--seed + 1``, so mostly unseen by round 1), ``--self-k``
+samples each at ``--self-temperature``; the records are appended after the ordinary ones.
 """
 
 from __future__ import annotations
@@ -47,6 +55,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="verify problems give a true and a corrupted solution each (default: on)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    g = p.add_argument_group("self-sampled verify records (second round)")
+    g.add_argument("--self-samples", metavar="ADAPTER", help="sample with this adapter on --self-model")
+    g.add_argument("--self-model", default="chainlab-tiny", help="base model (default: %(default)s)")
+    g.add_argument("--self-n", type=int, default=3000, help="problems sampled (default: %(default)s)")
+    g.add_argument("--self-k", type=int, default=4, help="samples per problem (default: %(default)s)")
+    g.add_argument("--self-temperature", type=float, default=0.7, help="(default: %(default)s)")
+    g.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,4 +83,41 @@ def run(args: argparse.Namespace) -> int:
         return 2
     records = sum(1 for _ in path.open(encoding="utf-8"))
     print(f"wrote {records} records ({args.n} problems) to {out}")
+    if args.self_samples:
+        return _append_self_samples(args, path)
+    return 0
+
+
+def _append_self_samples(args: argparse.Namespace, path: Path) -> int:
+    """Sample with ``--self-samples`` and append its verify records to ``path``."""
+    import json
+
+    from chainlab.llms import load_llm
+    from chainlab.models.arith_self_samples import sample_solutions, self_sample_records
+    from chainlab.tasks.arith import generate_problems
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        llm = load_llm(args.self_model, adapter=args.self_samples)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: --self-samples: {exc}", file=sys.stderr)
+        return 2
+    seen = {json.loads(line)["key"] for line in path.open(encoding="utf-8")}
+    pool = generate_problems(args.self_n + len(seen), args.seed + 1, split="train")
+    problems = [p for p in pool if p.key not in seen][: args.self_n]
+    samples = sample_solutions(
+        llm, problems, k=args.self_k, temperature=args.self_temperature, seed=args.seed
+    )
+    records, stats = self_sample_records(problems, samples, seed=args.seed)
+    with path.open("a", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    print(
+        f"self samples: {stats['wrong_samples']} of {stats['samples']} wrong "
+        f"({stats['problems_with_wrong']} of {len(problems)} problems); "
+        f"appended {stats['records']} verify records to {path}"
+    )
     return 0
