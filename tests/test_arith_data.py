@@ -91,3 +91,4 @@ def test_self_samples_from_the_shipped_adapter(tmp_path, capsys):
     bad = ["arith-data", "--out", str(tmp_path / "x.jsonl"), "--n", "5"]
     assert main([*bad, "--self-samples", str(tmp_path / "missing")]) == 2
     assert "--self-samples" in capsys.readouterr().err
+    assert not (tmp_path / "x.jsonl").exists()  # a bad adapter fails before anything is written

@@ -72,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         print(f"error: {out} exists; pass --overwrite to replace it.", file=sys.stderr)
         return 2
+    llm = None
+    if args.self_samples:  # load the adapter first: a bad one fails before anything is written
+        llm = _sampling_llm(args)
+        if llm is None:
+            return 2
     try:
         kinds = parse_kinds(args.kinds)
         problems = generate_problems(args.n, args.seed, split="train")
@@ -83,28 +88,33 @@ def run(args: argparse.Namespace) -> int:
         return 2
     records = sum(1 for _ in path.open(encoding="utf-8"))
     print(f"wrote {records} records ({args.n} problems) to {out}")
-    if args.self_samples:
-        return _append_self_samples(args, path)
+    if llm is not None:
+        return _append_self_samples(args, llm, path)
     return 0
 
 
-def _append_self_samples(args: argparse.Namespace, path: Path) -> int:
-    """Sample with ``--self-samples`` and append its verify records to ``path``."""
-    import json
-
+def _sampling_llm(args: argparse.Namespace):
+    """The model that samples for ``--self-samples``, or None after printing why it cannot load."""
     from chainlab.llms import load_llm
-    from chainlab.models.arith_self_samples import sample_solutions, self_sample_records
-    from chainlab.tasks.arith import generate_problems
 
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     try:
-        llm = load_llm(args.self_model, adapter=args.self_samples)
+        return load_llm(args.self_model, adapter=args.self_samples)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: --self-samples: {exc}", file=sys.stderr)
-        return 2
+        return None
+
+
+def _append_self_samples(args: argparse.Namespace, llm, path: Path) -> int:
+    """Sample with ``llm`` (the ``--self-samples`` adapter) and append its verify records."""
+    import json
+
+    from chainlab.models.arith_self_samples import sample_solutions, self_sample_records
+    from chainlab.tasks.arith import generate_problems
+
     seen = {json.loads(line)["key"] for line in path.open(encoding="utf-8")}
     pool = generate_problems(args.self_n + len(seen), args.seed + 1, split="train")
     problems = [p for p in pool if p.key not in seen][: args.self_n]

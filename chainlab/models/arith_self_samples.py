@@ -13,6 +13,10 @@ wrong one, plus one right one of the same problem, into a ``verify`` record whos
 :func:`~chainlab.tasks.arith.verify_check` of that text: the true worked check, so it says where
 the arithmetic went wrong. ``chainlab arith-data --self-samples ADAPTER`` appends them to the
 ordinary records.
+
+Measured on ``chainlab-tiny-arith`` (README): the retrained judge rejected 20% of the adapter's
+own wrong samples instead of 18% — a round that did not pay off for this 5M-parameter model, whose
+judge shares the generator's arithmetic; it is kept as a tool for larger generator/judge pairs.
 """
 
 from __future__ import annotations
