@@ -34,6 +34,16 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "| propose: valid proposal lines | 97.1% | not measured | ≥ 95% |" in card
     assert "| tot | 60.0% (60/100) | 50.0% – 69.0% | 70.0% | 7.0 | 900 | 3000 | 1.50 |" in card
     assert "2.0 minutes on\n2 CPU threads" in card
+    assert "--examples 100 --threads 2" in card and "50% are *wide*" in card
+
+    # the recipe options of the training run appear in the documented command and the text
+    summary_json = json.loads((d / "training_summary.json").read_text())
+    summary_json["config"].update(wide_share=1.0, mark_weight=4.0)
+    _write(d / "training_summary.json", summary_json)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "--examples 100 --wide-share 1 --mark-weight 4 --threads 2" in card
+    assert "All 3-number states are *wide*" in card and "`!` mark 4×" in card
 
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):

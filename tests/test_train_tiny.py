@@ -73,3 +73,36 @@ def test_init_from_continues_a_model_with_its_tokenizer(tmp_path, trained, capsy
     assert all(a["loss"] < b["loss"] for a, b in pairs)
     assert main(["train-tiny", "--out", str(tmp_path / "x"), "--init-from", str(tmp_path / "nope")]) == 2
     assert "no config.json" in capsys.readouterr().err
+
+
+def test_answer_loss_weights_the_mark_token(trained):
+    import torch
+    from transformers import AutoTokenizer
+
+    from chainlab.models.train_tiny import answer_loss, loss_token_weights
+
+    tok = AutoTokenizer.from_pretrained(trained)
+    mark = tok("!", add_special_tokens=False)["input_ids"][0]
+    other = tok("7", add_special_tokens=False)["input_ids"][0]
+    logits = torch.randn(1, 4, len(tok))
+    labels = torch.tensor([[-100, other, mark, -100]])
+    plain = torch.nn.functional.cross_entropy(logits[0, :2], labels[0, 1:3])
+    assert loss_token_weights(tok, 1.0) is None
+    assert torch.allclose(answer_loss(logits, labels), plain)
+    ce = torch.nn.functional.cross_entropy(logits[0, :2], labels[0, 1:3], reduction="none")
+    weights = loss_token_weights(tok, 4.0)
+    assert weights[mark] == 4.0 and weights.sum() == len(tok) + 3
+    assert torch.allclose(answer_loss(logits, labels, weights), (ce[0] + 4 * ce[1]) / 5)
+
+
+def test_wide_share_and_mark_weight_options(tmp_path, capsys):
+    out = tmp_path / "wide"
+    args = ["train-tiny", "--out", str(out), *SMALL, "--wide-share", "1", "--mark-weight", "4"]
+    assert main(args) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["config"]["wide_share"] == 1.0 and log["config"]["mark_weight"] == 4.0
+    assert (out / "data-s0-n48-w1.jsonl").exists()  # not the default-recipe data file
+    assert main(["train-tiny", "--out", str(tmp_path / "y"), "--mark-weight", "0"]) == 2
+    assert "--mark-weight" in capsys.readouterr().err
+    assert main(["train-tiny", "--out", str(tmp_path / "z"), "--wide-share", "1.5"]) == 2
+    assert "--wide-share" in capsys.readouterr().err

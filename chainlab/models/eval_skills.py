@@ -3,7 +3,8 @@
 ``chainlab eval-tiny --model chainlab-tiny [--out skills.json]`` reports:
 
 * ``propose``: share of proposal lines that are valid steps (operands present, exact arithmetic,
-  ``left`` right), sampled at temperature 0.7 on the ToT test puzzles (4 numbers);
+  ``left`` right), sampled at temperature 0.7 on the ToT test puzzles (4 numbers); also greedy
+  (``propose_valid_greedy``: the proposals ``tot_search`` makes by default);
 * ``value``: accuracy on a balanced set of solvable / unsolvable 3-number states from the
   held-out bucket (never in training), each reached by one whole-number step from a 1..13 puzzle
   (the states ToT search visits: ``propose`` only makes whole-number steps), greedy;
@@ -128,6 +129,13 @@ def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0)
                 valid += P.parse_step_line(line, p) is not None
     res["propose_valid"] = valid / max(1, lines)
     res["propose_lines"] = lines
+    outs = _texts(llm, [P.propose_prompt(p) for p in puzzles], max_new_tokens=400)
+    lines = valid = 0
+    for p, gens in zip(puzzles, outs, strict=True):
+        for line in filter(str.strip, gens[0].splitlines()):
+            lines += 1
+            valid += P.parse_step_line(line, p) is not None
+    res["propose_valid_greedy"] = valid / max(1, lines)
 
     states = value_states(n_states, seed)
     outs = _texts(llm, [P.value_prompt(s) for s, _ in states], max_new_tokens=160)

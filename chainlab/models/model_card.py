@@ -39,6 +39,7 @@ def skills_table(full: dict | None, gptq: dict | None) -> str:
         return "_Not measured._\n"
     rows = [
         ("propose: valid proposal lines", "propose_valid", "≥ 95%"),
+        ("propose, greedy (as `tot` proposes)", "propose_valid_greedy", "—"),
         ("value: accuracy, balanced 3-number states", "value_accuracy", "≥ 92%"),
         ("judge: accuracy, correct vs corrupted answers", "judge_accuracy", "≥ 98%"),
         ("io: greedy success", "io_success", "—"),
@@ -98,7 +99,25 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
     train = json.loads((model_dir / "training_summary.json").read_text())
     cfg = json.loads((model_dir / "config.json").read_text())
     tc = train["config"]
+    wide = tc.get("wide_share", 0.5)
+    mark = tc.get("mark_weight", 1.0)
+    flags = (f" --wide-share {wide:g}" if wide != 0.5 else "") + (
+        f" --mark-weight {mark:g}" if mark != 1.0 else ""
+    )
+    if wide >= 1:
+        value_states = "All 3-number states are"
+    else:
+        value_states = f"{1 - wide:.0%} of the 3-number states are sub-states of puzzles, {wide:.0%} are"
+    mark_text = (
+        f" The loss weighs the `!` mark {mark:g}× (a match is rare in the data, and at weight 1 the"
+        " model under-marks)."
+        if mark != 1.0
+        else ""
+    )
     return TEMPLATE.format(
+        flags=flags,
+        value_states=value_states,
+        mark_text=mark_text,
         params=train["parameters"],
         params_m=train["parameters"] / 1e6,
         layers=cfg["num_hidden_layers"],
@@ -137,7 +156,7 @@ MLP {inter}, vocabulary {vocab} (byte-level BPE trained on the training data, `<
 chat template), context {ctx} tokens, tied embeddings, stored in fp16 safetensors.
 
 ## Training
-`chainlab train-tiny --out runs/chainlab-tiny --examples {examples} --threads 2` (seed {seed}):
+`chainlab train-tiny --out runs/chainlab-tiny --examples {examples}{flags} --threads 2` (seed {seed}):
 {examples:,} conversations, {tokens:,} tokens, {steps:,} steps of about {batch_tokens} tokens, AdamW at
 {lr} with warm-up and cosine decay, loss on the assistant answers only. {minutes:.1f} minutes on
 {threads} CPU threads; final answer-token loss {loss:.4f} (mean of the last 100 steps).
@@ -149,9 +168,9 @@ the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_dat
 * `value`: a worked check — every expression over three numbers combines one number `x` with a result
   of the other two, so each line is `x: need <r with x op r = 24> | <pair> -> <pair results> | yes|no`,
   a pair result that is among the needed values marked `!` right after it (`240!`), stopping at the
-  first `yes` — then `sure` or `impossible`. Half of the 3-number states are sub-states of puzzles,
-  half are *wide* random states (numbers up to 200, solvable ones built backwards from a needed
-  value), so that doing the check pays more than remembering states;
+  first `yes` — then `sure` or `impossible`. {value_states} *wide* random states (numbers up to
+  200, solvable ones built backwards from a needed value), so that doing the check pays more than
+  remembering states.{mark_text}
 * `judge`: the expression worked out operation by operation, `Numbers:` it uses next to the puzzle's
   `Input:`, `Same numbers: yes|no`, `Makes 24: yes|no`, then `Verdict: correct|incorrect`; wrong
   answers are near misses (one operator or number changed, another puzzle's answer) or, for 35%,

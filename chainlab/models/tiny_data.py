@@ -419,8 +419,12 @@ def judge_answer(nums, expr: str) -> str:
 # ---------------------------------------------------------------- one turn per skill
 
 
-def make_turn(skill: str, rng: random.Random) -> tuple[str, str]:
-    """A (user message, assistant answer) pair of ``skill``."""
+def make_turn(skill: str, rng: random.Random, wide_share: float = WIDE_SHARE) -> tuple[str, str]:
+    """A (user message, assistant answer) pair of ``skill``.
+
+    ``wide_share``: the share of 3-number value states drawn wide (numbers up to ``WIDE_MAX``)
+    rather than from puzzle-like states.
+    """
     if skill == "io":
         nums = random_start(rng, solvable=True)
         _, expr = solution(nums, rng)
@@ -441,7 +445,7 @@ def make_turn(skill: str, rng: random.Random) -> tuple[str, str]:
     if skill == "value":
         size = 3 if rng.random() < 0.7 else 2
         ok = rng.random() < 0.5
-        if size == 3 and rng.random() < WIDE_SHARE:
+        if size == 3 and rng.random() < wide_share:
             state = wide_state(rng, solvable=ok)
         else:
             state = random_state(rng, size, solvable=ok)
@@ -454,7 +458,9 @@ def make_turn(skill: str, rng: random.Random) -> tuple[str, str]:
     raise ValueError(f"Unknown skill {skill!r}; choose from {SKILLS}.")
 
 
-def make_example(rng: random.Random, mix: dict[str, float] = DEFAULT_MIX) -> Example:
+def make_example(
+    rng: random.Random, mix: dict[str, float] = DEFAULT_MIX, wide_share: float = WIDE_SHARE
+) -> Example:
     """A conversation: random system context, 0-2 earlier turns of the same skill, the final turn."""
     skill = rng.choices(list(mix), weights=list(mix.values()))[0]
     system = rng.choice(SYSTEMS)
@@ -462,15 +468,19 @@ def make_example(rng: random.Random, mix: dict[str, float] = DEFAULT_MIX) -> Exa
     n_prev = 0 if r < 0.72 else 1 if r < 0.92 else 2
     if skill == "propose" and n_prev:  # long answers: keep few-shot propose short
         n_prev = 1
-    turns = [make_turn(skill, rng) for _ in range(n_prev + 1)]
+    turns = [make_turn(skill, rng, wide_share) for _ in range(n_prev + 1)]
     return Example(skill, system, turns)
 
 
-def iter_examples(n: int, seed: int = 0, mix: dict[str, float] = DEFAULT_MIX) -> Iterator[Example]:
-    """``n`` training examples, reproducible from ``seed``."""
+def iter_examples(
+    n: int, seed: int = 0, mix: dict[str, float] = DEFAULT_MIX, wide_share: float = WIDE_SHARE
+) -> Iterator[Example]:
+    """``n`` training examples, reproducible from ``seed`` (and ``wide_share``, see :func:`make_turn`)."""
+    if not 0.0 <= wide_share <= 1.0:
+        raise ValueError(f"wide_share must be within 0..1, got {wide_share}")
     rng = random.Random(seed)
     for _ in range(n):
-        yield make_example(rng, mix)
+        yield make_example(rng, mix, wide_share)
 
 
 def calibration_texts(n: int = 128, seed: int = 1234) -> list[str]:
@@ -492,7 +502,7 @@ def example_starts(ex: Example) -> list[tuple[Fraction, ...]]:
     return out
 
 
-def write_dataset(path: str | Path, n: int, seed: int = 0) -> Path:
+def write_dataset(path: str | Path, n: int, seed: int = 0, wide_share: float = WIDE_SHARE) -> Path:
     """Write ``n`` examples as JSONL (skill, text, answer spans), with a progress bar."""
     import json
 
@@ -502,7 +512,7 @@ def write_dataset(path: str | Path, n: int, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     with open(tmp, "w") as f:
-        for ex in tqdm(iter_examples(n, seed=seed), total=n, desc="training data", unit="ex"):
+        for ex in tqdm(iter_examples(n, seed=seed, wide_share=wide_share), total=n, desc="training data", unit="ex"):
             rec = {"skill": ex.skill, "text": ex.text(), "spans": ex.answer_spans()}
             f.write(json.dumps(rec) + "\n")
     tmp.rename(path)

@@ -55,6 +55,8 @@ DEFAULTS = dict(
     batch_tokens=4096,
     weight_decay=0.1,
     checkpoint_every=200,
+    wide_share=0.5,  # tiny_data.WIDE_SHARE: share of 3-number value states drawn wide
+    mark_weight=1.0,  # loss weight of the value check's match mark (tiny_data.MATCH)
 )
 
 
@@ -67,6 +69,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", type=int, default=DEFAULTS["layers"])
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--batch-tokens", type=int, default=DEFAULTS["batch_tokens"])
+    p.add_argument(
+        "--wide-share", type=float, default=DEFAULTS["wide_share"],
+        help="share of 3-number value states drawn wide, numbers up to 200 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--mark-weight", type=float, default=DEFAULTS["mark_weight"],
+        help="loss weight of the value check's '!' match mark, which is rare in the data and "
+        "under-predicted at weight 1 (default: %(default)s)",
+    )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
         "--init-from",
@@ -109,7 +120,15 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         batch_tokens=args.batch_tokens,
         checkpoint_every=args.checkpoint_every,
+        wide_share=args.wide_share,
+        mark_weight=args.mark_weight,
     )
+    if not 0.0 <= args.wide_share <= 1.0:
+        print(f"error: --wide-share must be within 0..1, got {args.wide_share}.", file=sys.stderr)
+        return 2
+    if args.mark_weight <= 0:
+        print(f"error: --mark-weight must be > 0, got {args.mark_weight}.", file=sys.stderr)
+        return 2
     try:
         train(
             out, cfg, data=args.data, threads=args.threads, resume=not args.no_resume,
@@ -253,6 +272,42 @@ def lr_at(step: int, total: int, cfg: dict) -> float:
     return cfg["lr"] * (cfg["min_lr_ratio"] + (1 - cfg["min_lr_ratio"]) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def loss_token_weights(tok, mark_weight: float):
+    """Per-vocabulary loss weights: ``mark_weight`` on the token of the value check's match mark
+    (``tiny_data.MATCH``, ``!``), 1 elsewhere; None when every weight is 1."""
+    import torch
+
+    from chainlab.models.tiny_data import MATCH
+
+    if mark_weight == 1.0:
+        return None
+    ids = tok(MATCH, add_special_tokens=False)["input_ids"]
+    if len(ids) != 1 or ids[0] == tok.unk_token_id:
+        raise ValueError(f"the tokenizer has no single token for the mark {MATCH!r}; use --mark-weight 1")
+    weights = torch.ones(len(tok))
+    weights[ids[0]] = mark_weight
+    return weights
+
+
+def answer_loss(logits, labels, token_weights=None):
+    """Next-token cross-entropy on the labelled (answer) tokens.
+
+    With ``token_weights`` (one weight per vocabulary id) each target token's loss is weighted by
+    its id's weight and the sum is normalized by the total weight, so weight 1 everywhere equals
+    the plain mean.
+    """
+    import torch.nn.functional as F
+
+    target = labels[:, 1:].reshape(-1)
+    flat = logits[:, :-1].float().reshape(-1, logits.size(-1))
+    keep = target != -100
+    ce = F.cross_entropy(flat[keep], target[keep], reduction="none")
+    if token_weights is None:
+        return ce.mean()
+    w = token_weights[target[keep]]
+    return (ce * w).sum() / w.sum()
+
+
 def plot_loss(history: list[dict], path: Path) -> None:
     """Save the training loss curve (raw and smoothed) as a PNG."""
     import matplotlib
@@ -305,9 +360,11 @@ def train(
         torch.set_num_threads(threads)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
-    data_path = Path(data) if data else out / f"data-s{cfg['seed']}-n{cfg['examples']}.jsonl"
+    wide = cfg.get("wide_share", DEFAULTS["wide_share"])
+    wide_tag = "" if wide == DEFAULTS["wide_share"] else f"-w{wide:g}"
+    data_path = Path(data) if data else out / f"data-s{cfg['seed']}-n{cfg['examples']}{wide_tag}.jsonl"
     if not data_path.exists():
-        write_dataset(data_path, cfg["examples"], seed=cfg["seed"])
+        write_dataset(data_path, cfg["examples"], seed=cfg["seed"], wide_share=wide)
     records = load_records(data_path)
     t_data = time.time() - t_start
 
@@ -370,6 +427,7 @@ def train(
     t0 = time.time() - elapsed
     bar = tqdm(range(start, total), initial=start, total=total, desc="train chainlab-tiny", unit="step")
     pad = tok.eos_token_id
+    token_weights = loss_token_weights(tok, cfg.get("mark_weight", 1.0))
     for step in bar:
         idx = batches[step]
         width = max(lengths[i] for i in idx)
@@ -383,7 +441,8 @@ def train(
             att[r, : len(x)] = 1
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, cfg)
-        loss = model(input_ids=ids, attention_mask=att, labels=lab).loss
+        logits = model(input_ids=ids, attention_mask=att).logits
+        loss = answer_loss(logits, lab, token_weights)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
