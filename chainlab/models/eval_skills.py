@@ -102,6 +102,19 @@ def _texts(llm, prompts: list[str], **kw) -> list[list[str]]:
     return [[g.text for g in gens] for gens in res.generations]
 
 
+def _valid_proposals(puzzles, outs: list[list[str]]) -> tuple[int, int]:
+    """(valid step lines, non-blank lines) over every completion of every puzzle."""
+    from chainlab.prompts import game24 as P
+
+    lines = valid = 0
+    for p, gens in zip(puzzles, outs, strict=True):
+        for g in gens:
+            for line in filter(str.strip, g.splitlines()):
+                lines += 1
+                valid += P.parse_step_line(line, p) is not None
+    return valid, lines
+
+
 def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0) -> dict:
     """All skill numbers for ``llm`` (a LocalLLM or any LangChain LLM accepting these kwargs)."""
     from chainlab.models.tiny_data import corrupt_expression, solution
@@ -121,20 +134,11 @@ def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0)
         max_new_tokens=400,
         seed=seed,
     )
-    lines = valid = 0
-    for p, gens in zip(puzzles, outs, strict=True):
-        for g in gens:
-            for line in filter(str.strip, g.splitlines()):
-                lines += 1
-                valid += P.parse_step_line(line, p) is not None
+    valid, lines = _valid_proposals(puzzles, outs)
     res["propose_valid"] = valid / max(1, lines)
     res["propose_lines"] = lines
     outs = _texts(llm, [P.propose_prompt(p) for p in puzzles], max_new_tokens=400)
-    lines = valid = 0
-    for p, gens in zip(puzzles, outs, strict=True):
-        for line in filter(str.strip, gens[0].splitlines()):
-            lines += 1
-            valid += P.parse_step_line(line, p) is not None
+    valid, lines = _valid_proposals(puzzles, outs)
     res["propose_valid_greedy"] = valid / max(1, lines)
 
     states = value_states(n_states, seed)

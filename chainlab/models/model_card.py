@@ -99,9 +99,11 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
     train = json.loads((model_dir / "training_summary.json").read_text())
     cfg = json.loads((model_dir / "config.json").read_text())
     tc = train["config"]
-    wide = tc.get("wide_share", 0.5)
+    from chainlab.models.tiny_data import WIDE_SHARE
+
+    wide = tc.get("wide_share", WIDE_SHARE)
     mark = tc.get("mark_weight", 1.0)
-    flags = (f" --wide-share {wide:g}" if wide != 0.5 else "") + (
+    flags = (f" --wide-share {wide:g}" if wide != WIDE_SHARE else "") + (
         f" --mark-weight {mark:g}" if mark != 1.0 else ""
     )
     if wide >= 1:

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from chainlab.models.tiny_data import WIDE_SHARE
+
 LLAMA2_CHAT_TEMPLATE = (
     "{% if messages[0]['role'] == 'system' %}"
     "{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
@@ -55,7 +57,7 @@ DEFAULTS = dict(
     batch_tokens=4096,
     weight_decay=0.1,
     checkpoint_every=200,
-    wide_share=0.5,  # tiny_data.WIDE_SHARE: share of 3-number value states drawn wide
+    wide_share=WIDE_SHARE,  # share of 3-number value states drawn wide
     mark_weight=1.0,  # loss weight of the value check's match mark (tiny_data.MATCH)
 )
 
