@@ -45,6 +45,14 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "--examples 100 --wide-share 1 --mark-weight 4 --threads 2" in card
     assert "All 3-number states are *wide*" in card and "`!` mark 4×" in card
 
+    # a curriculum run: the late phase's options, and the mark weight described as the late phase's
+    summary_json["config"].update(wide_share=0.5, late_share=0.3, late_wide_share=1.0)
+    _write(d / "training_summary.json", summary_json)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "--examples 100 --late-share 0.3 --mark-weight 4 --threads 2" in card
+    assert "last 30% of the examples" in card and "wide and the loss weighs the `!` mark 4×" in card
+
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
     assert main(["model-card", "--dir", str(tmp_path), "--skills", str(tmp_path / "no.json")]) == 2

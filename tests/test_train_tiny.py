@@ -106,3 +106,28 @@ def test_wide_share_and_mark_weight_options(tmp_path, capsys):
     assert "--mark-weight" in capsys.readouterr().err
     assert main(["train-tiny", "--out", str(tmp_path / "z"), "--wide-share", "1.5"]) == 2
     assert "--wide-share" in capsys.readouterr().err
+
+
+def test_curriculum_late_phase(tmp_path, capsys):
+    """--late-share: a second data phase (own seed, wide states) trained last; the mark weight
+    applies from the step the late phase starts."""
+    out = tmp_path / "curr"
+    args = ["train-tiny", "--out", str(out), *SMALL, "--late-share", "0.25", "--mark-weight", "4"]
+    assert main(args) == 0
+    assert (out / "data-s0-n36.jsonl").exists() and (out / "data-s1-n12-w1.jsonl").exists()
+    log = json.loads((out / "training_log.json").read_text())
+    cfg = log["config"]
+    assert cfg["late_share"] == 0.25 and cfg["late_wide_share"] == 1.0 and log["examples"] == 48
+    assert 0 < cfg["late_from_step"] < log["steps"]
+
+    from chainlab.models.train_tiny import DEFAULTS, data_phases
+
+    phases = data_phases(dict(DEFAULTS, examples=100000, late_share=0.3), tmp_path)
+    assert [(p.name, n, s, w) for p, n, s, w in phases] == [
+        ("data-s0-n70000.jsonl", 70000, 0, 0.5), ("data-s1-n30000-w1.jsonl", 30000, 1, 1.0)]
+    assert [p.name for p, *_ in data_phases(dict(DEFAULTS), tmp_path)] == ["data-s0-n100000.jsonl"]
+
+    data = str(out / "data-s0-n36.jsonl")
+    for bad in (["--late-share", "1"], ["--late-wide-share", "2"], ["--late-share", "0.2", "--data", data]):
+        assert main(["train-tiny", "--out", str(tmp_path / "bad"), *bad]) == 2
+        assert "--late" in capsys.readouterr().err

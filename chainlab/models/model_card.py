@@ -103,19 +103,33 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
 
     wide = tc.get("wide_share", WIDE_SHARE)
     mark = tc.get("mark_weight", 1.0)
-    flags = (f" --wide-share {wide:g}" if wide != WIDE_SHARE else "") + (
-        f" --mark-weight {mark:g}" if mark != 1.0 else ""
-    )
+    late = tc.get("late_share", 0.0)
+    late_wide = tc.get("late_wide_share", 1.0)
+    options = [
+        ("--wide-share", wide, wide != WIDE_SHARE),
+        ("--late-share", late, bool(late)),
+        ("--late-wide-share", late_wide, bool(late) and late_wide != 1.0),
+        ("--mark-weight", mark, mark != 1.0),
+    ]
+    flags = "".join(f" {flag} {value:g}" for flag, value, shown in options if shown)
     if wide >= 1:
         value_states = "All 3-number states are"
     else:
         value_states = f"{1 - wide:.0%} of the 3-number states are sub-states of puzzles, {wide:.0%} are"
-    mark_text = (
-        f" The loss weighs the `!` mark {mark:g}× (a match is rare in the data, and at weight 1 the"
-        " model under-marks)."
-        if mark != 1.0
-        else ""
-    )
+    if late:
+        mark_text = (
+            f" A curriculum trains the last {late:.0%} of the examples as a phase of their own (a"
+            f" second seed), in which {late_wide:.0%} of the 3-number states are wide"
+            + (f" and the loss weighs the `!` mark {mark:g}×" if mark != 1.0 else "")
+            + ": the puzzle sub-states that the search needs are learnt first, the check last."
+        )
+    elif mark != 1.0:
+        mark_text = (
+            f" The loss weighs the `!` mark {mark:g}× (a match is rare in the data, and at weight 1"
+            " the model under-marks)."
+        )
+    else:
+        mark_text = ""
     return TEMPLATE.format(
         flags=flags,
         value_states=value_states,

@@ -59,6 +59,8 @@ DEFAULTS = dict(
     checkpoint_every=200,
     wide_share=WIDE_SHARE,  # share of 3-number value states drawn wide
     mark_weight=1.0,  # loss weight of the value check's match mark (tiny_data.MATCH)
+    late_share=0.0,  # curriculum: share of the examples trained last, in their own phase
+    late_wide_share=1.0,  # wide share of the late phase's value states
 )
 
 
@@ -79,6 +81,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--mark-weight", type=float, default=DEFAULTS["mark_weight"],
         help="loss weight of the value check's '!' match mark, which is rare in the data and "
         "under-predicted at weight 1 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--late-share", type=float, default=DEFAULTS["late_share"],
+        help="curriculum: train this share of --examples last, as a phase of its own drawn with "
+        "--late-wide-share; --mark-weight then applies to that phase only (default: %(default)s, "
+        "no curriculum)",
+    )
+    p.add_argument(
+        "--late-wide-share", type=float, default=DEFAULTS["late_wide_share"],
+        help="wide share of the value states in the late phase (default: %(default)s)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
@@ -124,9 +136,22 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         wide_share=args.wide_share,
         mark_weight=args.mark_weight,
+        late_share=args.late_share,
+        late_wide_share=args.late_wide_share,
     )
-    if not 0.0 <= args.wide_share <= 1.0:
-        print(f"error: --wide-share must be within 0..1, got {args.wide_share}.", file=sys.stderr)
+    for flag, value in (("--wide-share", args.wide_share), ("--late-wide-share", args.late_wide_share)):
+        if not 0.0 <= value <= 1.0:
+            print(f"error: {flag} must be within 0..1, got {value}.", file=sys.stderr)
+            return 2
+    if not 0.0 <= args.late_share < 1.0:
+        print(f"error: --late-share must be within 0..1 (1 excluded), got {args.late_share}.", file=sys.stderr)
+        return 2
+    if args.late_share and args.data:
+        print(
+            "error: --late-share generates the data of both phases itself; drop --data, "
+            "or drop --late-share to train on the given file.",
+            file=sys.stderr,
+        )
         return 2
     if args.mark_weight <= 0:
         print(f"error: --mark-weight must be > 0, got {args.mark_weight}.", file=sys.stderr)
@@ -339,6 +364,28 @@ def plot_loss(history: list[dict], path: Path) -> None:
 # ---------------------------------------------------------------- training
 
 
+def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
+    """The generated data files of a run, in training order: ``(path, examples, seed, wide_share)``.
+
+    One phase without a curriculum. With ``late_share`` > 0 the last ``late_share`` of the
+    examples form a second phase, drawn from seed + 1 with ``late_wide_share``.
+    """
+    n, seed = cfg["examples"], cfg["seed"]
+    wide = cfg.get("wide_share", DEFAULTS["wide_share"])
+    late = cfg.get("late_share", 0.0)
+    n_late = round(n * late)
+
+    def path(n_: int, seed_: int, wide_: float) -> Path:
+        tag = "" if wide_ == DEFAULTS["wide_share"] else f"-w{wide_:g}"
+        return out / f"data-s{seed_}-n{n_}{tag}.jsonl"
+
+    phases = [(path(n - n_late, seed, wide), n - n_late, seed, wide)]
+    if n_late:
+        late_wide = cfg.get("late_wide_share", DEFAULTS["late_wide_share"])
+        phases.append((path(n_late, seed + 1, late_wide), n_late, seed + 1, late_wide))
+    return phases
+
+
 def train(
     out: Path,
     cfg: dict,
@@ -362,12 +409,15 @@ def train(
         torch.set_num_threads(threads)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
-    wide = cfg.get("wide_share", DEFAULTS["wide_share"])
-    wide_tag = "" if wide == DEFAULTS["wide_share"] else f"-w{wide:g}"
-    data_path = Path(data) if data else out / f"data-s{cfg['seed']}-n{cfg['examples']}{wide_tag}.jsonl"
-    if not data_path.exists():
-        write_dataset(data_path, cfg["examples"], seed=cfg["seed"], wide_share=wide)
-    records = load_records(data_path)
+    if data:
+        phase_records = [load_records(Path(data))]
+    else:
+        phase_records = []
+        for path, n, seed, wide in data_phases(cfg, out):
+            if not path.exists():
+                write_dataset(path, n, seed=seed, wide_share=wide)
+            phase_records.append(load_records(path))
+    records = [rec for recs in phase_records for rec in recs]
     t_data = time.time() - t_start
 
     ckpt = out / "checkpoint"
@@ -386,8 +436,16 @@ def train(
     lengths = [len(ids) for ids, _ in encoded]
     if max(lengths) > cfg["max_positions"]:
         raise ValueError(f"a training example has {max(lengths)} tokens > {cfg['max_positions']}")
-    batches = make_batches(lengths, cfg["batch_tokens"], cfg["seed"])
+    batches: list[list[int]] = []
+    offset = 0
+    for k, recs in enumerate(phase_records):  # each phase shuffled within itself, phases in order
+        part = make_batches(lengths[offset : offset + len(recs)], cfg["batch_tokens"], cfg["seed"] + k)
+        if k == len(phase_records) - 1 and k:
+            cfg["late_from_step"] = len(batches)
+        batches += [[offset + i for i in b] for b in part]
+        offset += len(recs)
     total = len(batches)
+    late_from = cfg.get("late_from_step", 0)  # the mark weight applies from here on
 
     torch.manual_seed(cfg["seed"])
     if init_from is not None:
@@ -444,7 +502,7 @@ def train(
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, cfg)
         logits = model(input_ids=ids, attention_mask=att).logits
-        loss = answer_loss(logits, lab, token_weights)
+        loss = answer_loss(logits, lab, token_weights if step >= late_from else None)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
