@@ -33,7 +33,7 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "5,500,000 parameters (5.50M)" in card
     assert "| propose: valid proposal lines | 97.1% | not measured | ≥ 95% |" in card
     assert "| tot | 60.0% (60/100) | 50.0% – 69.0% | 70.0% | 7.0 | 900 | 3000 | 1.50 |" in card
-    assert "2.0 minutes on\n2 CPU threads" in card
+    assert "2.0 minutes on 2 CPU threads" in card
     assert "--examples 100 --threads 2" in card and "50% are *wide*" in card
 
     # the recipe options of the training run appear in the documented command and the text
@@ -53,7 +53,46 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "--examples 100 --late-share 0.3 --mark-weight 4 --threads 2" in card
     assert "last 30% of the examples" in card and "wide and the loss weighs the `!` mark 4×" in card
 
+    # two stages: trained from scratch, then continued with --init-from (the base's summary inside)
+    base = dict(summary_json, config={"lr": 0.002, "batch_tokens": 4096, "seed": 0}, data_seconds=60.0)
+    two = {
+        "parameters": 5_500_000, "examples": 50, "steps": 5, "tokens": 4000, "train_seconds": 30.0,
+        "data_seconds": 6.0, "torch_threads": 2, "final_loss_avg100": 0.04, "base": base,
+        "config": {"lr": 0.0005, "batch_tokens": 4096, "seed": 1, "wide_share": 1.0, "mark_weight": 4.0},
+    }  # fmt: skip
+    _write(d / "training_summary.json", two)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "1. `chainlab train-tiny --out runs/chainlab-tiny-base --examples 100 --threads 2` (seed 0)" in card
+    assert ("2. `chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base "
+            "--examples 50 --lr 0.0005 --seed 1 --wide-share 1 --mark-weight 4 --threads 2`") in card
+    assert "2.5 minutes of training in all plus 1.1 minutes" in card
+    assert "100% of the 3-number value states are wide and the loss weighs the value check's `!` mark 4×" in card
+    assert "50% of the 3-number states are sub-states of puzzles" in card  # the first stage's mix
+
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
     assert main(["model-card", "--dir", str(tmp_path), "--skills", str(tmp_path / "no.json")]) == 2
     assert "no.json does not exist" in capsys.readouterr().err
+
+
+def test_make_tiny_model_is_the_shipped_recipe():
+    """`make tiny-model` runs the commands whose summary ships with chainlab-tiny."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    summary = json.loads((root / "chainlab/models/weights/chainlab-tiny/training_summary.json").read_text())
+    make = (root / "Makefile").read_text().replace("\\\n", " ")
+    commands = re.findall(r"chainlab train-tiny ([^\n]+)", make)
+    stages = [summary["base"], summary] if "base" in summary else [summary]
+    assert len(commands) == len(stages)
+    for command, stage in zip(commands, stages, strict=True):
+        opts = dict(re.findall(r"--([a-z-]+) (\S+)", command))
+        cfg = stage["config"]
+        assert int(opts["examples"]) == stage["examples"] == cfg["examples"]
+        assert int(opts.get("seed", 0)) == cfg["seed"]
+        assert float(opts.get("lr", 2e-3)) == cfg["lr"]
+        assert float(opts.get("wide-share", 0.5)) == cfg.get("wide_share", 0.5)
+        assert float(opts.get("mark-weight", 1)) == cfg.get("mark_weight", 1.0)
+        assert ("init-from" in opts) == ("init_from" in cfg)

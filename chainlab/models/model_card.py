@@ -94,24 +94,31 @@ def compare_table(summary: dict | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
-    """The card's Markdown."""
-    train = json.loads((model_dir / "training_summary.json").read_text())
-    cfg = json.loads((model_dir / "config.json").read_text())
-    tc = train["config"]
+def recipe_flags(tc: dict) -> str:
+    """The non-default recipe options of a ``train-tiny`` run, as command-line flags."""
     from chainlab.models.tiny_data import WIDE_SHARE
 
     wide = tc.get("wide_share", WIDE_SHARE)
-    mark = tc.get("mark_weight", 1.0)
     late = tc.get("late_share", 0.0)
     late_wide = tc.get("late_wide_share", 1.0)
+    mark = tc.get("mark_weight", 1.0)
     options = [
         ("--wide-share", wide, wide != WIDE_SHARE),
         ("--late-share", late, bool(late)),
         ("--late-wide-share", late_wide, bool(late) and late_wide != 1.0),
         ("--mark-weight", mark, mark != 1.0),
     ]
-    flags = "".join(f" {flag} {value:g}" for flag, value, shown in options if shown)
+    return "".join(f" {flag} {value:g}" for flag, value, shown in options if shown)
+
+
+def _value_text(tc: dict) -> tuple[str, str]:
+    """(share of wide value states, text on the mark weight / curriculum) of one run's config."""
+    from chainlab.models.tiny_data import WIDE_SHARE
+
+    wide = tc.get("wide_share", WIDE_SHARE)
+    mark = tc.get("mark_weight", 1.0)
+    late = tc.get("late_share", 0.0)
+    late_wide = tc.get("late_wide_share", 1.0)
     if wide >= 1:
         value_states = "All 3-number states are"
     else:
@@ -130,8 +137,69 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         )
     else:
         mark_text = ""
+    return value_states, mark_text
+
+
+def training_text(train: dict) -> tuple[str, str, str]:
+    """(Training paragraph, value-state text, mark text) of a one- or two-stage training summary.
+
+    A two-stage summary (``base``: the first run's summary) is a model trained from scratch and
+    then continued with ``train-tiny --init-from``.
+    """
+    from chainlab.models.tiny_data import WIDE_SHARE
+
+    base = train.get("base")
+    first = base or train
+    tc = first["config"]
+    value_states, mark_text = _value_text(tc)
+    cmd = (
+        f"`chainlab train-tiny --out runs/chainlab-tiny{'-base' if base else ''} "
+        f"--examples {first['examples']}{recipe_flags(tc)} --threads 2` (seed {tc['seed']})"
+    )
+    stats = (
+        f"{first['examples']:,} conversations, {first['tokens']:,} tokens, {first['steps']:,} steps of "
+        f"about {tc['batch_tokens']} tokens, AdamW at {tc['lr']} with warm-up and cosine decay, loss on "
+        f"the assistant answers only. {first['train_seconds'] / 60:.1f} minutes on "
+        f"{first['torch_threads']} CPU threads"
+    )
+    if not base:
+        text = (
+            f"{cmd}:\n{stats}; final answer-token loss {train['final_loss_avg100']:.4f} "
+            "(mean of the last 100 steps)."
+        )
+        return text, value_states, mark_text
+    c2 = train["config"]
+    mark2 = c2.get("mark_weight", 1.0) != 1.0
+    cmd2 = (
+        f"`chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base "
+        f"--examples {train['examples']} --lr {c2['lr']:g} --seed {c2['seed']}{recipe_flags(c2)} --threads 2`"
+    )
+    total = (first["train_seconds"] + train["train_seconds"]) / 60
+    data = (first["data_seconds"] + train["data_seconds"]) / 60
+    text = (
+        f"Two stages (`make tiny-model` runs both), {total:.1f} minutes of training in all plus "
+        f"{data:.1f} minutes generating the data.\n\n"
+        f"1. {cmd}: {stats}.\n"
+        f"2. {cmd2} continues it on {train['examples']:,} fresh conversations ({train['tokens']:,} "
+        f"tokens, {train['steps']:,} steps at {c2['lr']:g} with warm-up and cosine decay) in which "
+        f"{c2.get('wide_share', WIDE_SHARE):.0%} of the 3-number value states are wide"
+        + (f" and the loss weighs the value check's `!` mark {c2['mark_weight']:g}×" if mark2 else "")
+        + f": {train['train_seconds'] / 60:.1f} minutes. Final answer-token loss "
+        f"{train['final_loss_avg100']:.4f} (mean of the last 100 steps).\n\n"
+        "The first stage learns every skill and the puzzle sub-states the search visits; the second "
+        "practises the value check on states it cannot remember (a match is rare in the data, and at "
+        "weight 1 the model under-marks)."
+    )
+    return text, value_states, mark_text
+
+
+def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
+    """The card's Markdown."""
+    train = json.loads((model_dir / "training_summary.json").read_text())
+    cfg = json.loads((model_dir / "config.json").read_text())
+    training, value_states, mark_text = training_text(train)
     return TEMPLATE.format(
-        flags=flags,
+        training=training,
         value_states=value_states,
         mark_text=mark_text,
         params=train["parameters"],
@@ -142,15 +210,6 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         inter=cfg["intermediate_size"],
         vocab=cfg["vocab_size"],
         ctx=cfg["max_position_embeddings"],
-        examples=train["examples"],
-        steps=train["steps"],
-        tokens=train["tokens"],
-        minutes=train["train_seconds"] / 60,
-        threads=train["torch_threads"],
-        loss=train["final_loss_avg100"],
-        lr=tc["lr"],
-        batch_tokens=tc["batch_tokens"],
-        seed=tc["seed"],
         skills=skills_table(inputs["skills"], inputs["gptq_skills"]),
         arith=arith_table(inputs["arith_base"], inputs["arith_adapter"]),
         compare=compare_table(inputs["compare"]),
@@ -172,10 +231,7 @@ MLP {inter}, vocabulary {vocab} (byte-level BPE trained on the training data, `<
 chat template), context {ctx} tokens, tied embeddings, stored in fp16 safetensors.
 
 ## Training
-`chainlab train-tiny --out runs/chainlab-tiny --examples {examples}{flags} --threads 2` (seed {seed}):
-{examples:,} conversations, {tokens:,} tokens, {steps:,} steps of about {batch_tokens} tokens, AdamW at
-{lr} with warm-up and cosine decay, loss on the assistant answers only. {minutes:.1f} minutes on
-{threads} CPU threads; final answer-token loss {loss:.4f} (mean of the last 100 steps).
+{training}
 
 Each conversation has a system message (one of 12 wordings, or none), 0–2 earlier solved turns of
 the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_data.py`):

@@ -335,13 +335,19 @@ def answer_loss(logits, labels, token_weights=None):
     return (ce * w).sum() / w.sum()
 
 
-def plot_loss(history: list[dict], path: Path) -> None:
-    """Save the training loss curve (raw and smoothed) as a PNG."""
+def plot_loss(history: list[dict], path: Path, earlier: list[dict] | None = None) -> None:
+    """Save the training loss curve (raw and smoothed) as a PNG.
+
+    ``earlier``: the history of the run this one continued (``--init-from``), drawn first, with a
+    line where this run starts.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    start = len(earlier or [])
+    history = list(earlier or []) + [dict(h, step=h["step"] + start) for h in history]
     steps = [h["step"] for h in history]
     loss = [h["loss"] for h in history]
     smooth, acc = [], None
@@ -355,6 +361,8 @@ def plot_loss(history: list[dict], path: Path) -> None:
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy on answers")
     ax.set_title("chainlab-tiny training")
+    if start:
+        ax.axvline(start + 0.5, color="gray", linestyle="--", linewidth=1, label="continued (--init-from)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -532,7 +540,10 @@ def train(
         "history": history,
     }
     (out / "training_log.json").write_text(json.dumps(log))
-    plot_loss(history, out / "loss_curve.png")
+    earlier = None
+    if init_from is not None and (init_from / "training_log.json").exists():
+        earlier = json.loads((init_from / "training_log.json").read_text()).get("history")
+    plot_loss(history, out / "loss_curve.png", earlier)
     shutil.rmtree(ckpt, ignore_errors=True)
     print(f"saved {out} ({n_params / 1e6:.2f}M parameters, {train_seconds / 60:.1f} min training)")
     return out
