@@ -68,6 +68,8 @@ def test_init_from_continues_a_model_with_its_tokenizer(tmp_path, trained, capsy
     assert log["config"]["init_from"] == str(trained)
     assert log["config"]["hidden_size"] == 32 and log["config"]["layers"] == 1  # the model's own
     assert (out / "tokenizer.json").read_text() == (trained / "tokenizer.json").read_text()
+    assert json.loads((out / "tokenizer_config.json").read_text()) == json.loads(
+        (trained / "tokenizer_config.json").read_text())  # no loading options (local_files_only) saved
     # same data, same batch order: every step starts from where the first run's weights ended
     pairs = list(zip(log["history"], first["history"], strict=True))
     assert all(a["loss"] < b["loss"] for a, b in pairs)

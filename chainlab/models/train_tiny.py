@@ -440,6 +440,8 @@ def train(
         tok.chat_template = LLAMA2_CHAT_TEMPLATE
     else:
         tok = build_tokenizer(tokenizer_corpus(records, cfg["seed"]), cfg["vocab_size"])
+    for key in ("local_files_only", "is_local"):  # loading options, not part of the saved tokenizer
+        tok.init_kwargs.pop(key, None)
     encoded = encode(records, tok)
     lengths = [len(ids) for ids, _ in encoded]
     if max(lengths) > cfg["max_positions"]:
