@@ -94,14 +94,23 @@ def compare_table(summary: dict | None) -> str:
     return "\n".join(out) + "\n"
 
 
+def _recipe(tc: dict) -> tuple[float, float, float, float]:
+    """(wide share, late share, late wide share, mark weight) of a run's config, defaults filled in."""
+    from chainlab.models.tiny_data import WIDE_SHARE
+
+    return (
+        tc.get("wide_share", WIDE_SHARE),
+        tc.get("late_share", 0.0),
+        tc.get("late_wide_share", 1.0),
+        tc.get("mark_weight", 1.0),
+    )
+
+
 def recipe_flags(tc: dict) -> str:
     """The non-default recipe options of a ``train-tiny`` run, as command-line flags."""
     from chainlab.models.tiny_data import WIDE_SHARE
 
-    wide = tc.get("wide_share", WIDE_SHARE)
-    late = tc.get("late_share", 0.0)
-    late_wide = tc.get("late_wide_share", 1.0)
-    mark = tc.get("mark_weight", 1.0)
+    wide, late, late_wide, mark = _recipe(tc)
     options = [
         ("--wide-share", wide, wide != WIDE_SHARE),
         ("--late-share", late, bool(late)),
@@ -113,12 +122,7 @@ def recipe_flags(tc: dict) -> str:
 
 def _value_text(tc: dict) -> tuple[str, str]:
     """(share of wide value states, text on the mark weight / curriculum) of one run's config."""
-    from chainlab.models.tiny_data import WIDE_SHARE
-
-    wide = tc.get("wide_share", WIDE_SHARE)
-    mark = tc.get("mark_weight", 1.0)
-    late = tc.get("late_share", 0.0)
-    late_wide = tc.get("late_wide_share", 1.0)
+    wide, late, late_wide, mark = _recipe(tc)
     if wide >= 1:
         value_states = "All 3-number states are"
     else:
@@ -128,7 +132,7 @@ def _value_text(tc: dict) -> tuple[str, str]:
             f" A curriculum trains the last {late:.0%} of the examples as a phase of their own (a"
             f" second seed), in which {late_wide:.0%} of the 3-number states are wide"
             + (f" and the loss weighs the `!` mark {mark:g}×" if mark != 1.0 else "")
-            + ": the puzzle sub-states that the search needs are learnt first, the check last."
+            + "."
         )
     elif mark != 1.0:
         mark_text = (
@@ -146,8 +150,6 @@ def training_text(train: dict) -> tuple[str, str, str]:
     A two-stage summary (``base``: the first run's summary) is a model trained from scratch and
     then continued with ``train-tiny --init-from``.
     """
-    from chainlab.models.tiny_data import WIDE_SHARE
-
     base = train.get("base")
     first = base or train
     tc = first["config"]
@@ -169,7 +171,7 @@ def training_text(train: dict) -> tuple[str, str, str]:
         )
         return text, value_states, mark_text
     c2 = train["config"]
-    mark2 = c2.get("mark_weight", 1.0) != 1.0
+    wide2, _, _, mark2 = _recipe(c2)
     cmd2 = (
         f"`chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base "
         f"--examples {train['examples']} --lr {c2['lr']:g} --seed {c2['seed']}{recipe_flags(c2)} --threads 2`"
@@ -182,8 +184,8 @@ def training_text(train: dict) -> tuple[str, str, str]:
         f"1. {cmd}: {stats}.\n"
         f"2. {cmd2} continues it on {train['examples']:,} fresh conversations ({train['tokens']:,} "
         f"tokens, {train['steps']:,} steps at {c2['lr']:g} with warm-up and cosine decay) in which "
-        f"{c2.get('wide_share', WIDE_SHARE):.0%} of the 3-number value states are wide"
-        + (f" and the loss weighs the value check's `!` mark {c2['mark_weight']:g}×" if mark2 else "")
+        f"{wide2:.0%} of the 3-number value states are wide"
+        + (f" and the loss weighs the value check's `!` mark {mark2:g}×" if mark2 != 1.0 else "")
         + f": {train['train_seconds'] / 60:.1f} minutes. Final answer-token loss "
         f"{train['final_loss_avg100']:.4f} (mean of the last 100 steps).\n\n"
         "The first stage learns every skill and the puzzle sub-states the search visits; the second "
