@@ -69,6 +69,26 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "2.5 minutes of training in all plus 1.1 minutes" in card
     assert "100% of the 3-number value states are wide and the loss weighs the value check's `!` mark 4×" in card
     assert "50% of the 3-number states are sub-states of puzzles" in card  # the first stage's mix
+    assert "`Same numbers: yes|no`" in card  # the judge target
+
+    # a first stage with another architecture shows it in its command, the second stage does not
+    base["config"].update(heads=4)
+    two["config"].update(heads=4, init_from="runs/chainlab-tiny-base")
+    _write(d / "training_summary.json", two)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "--examples 100 --heads 4 --threads 2` (seed 0)" in card
+    assert "--examples 50 --lr 0.0005 --seed 1 --wide-share 1 --mark-weight 4 --threads 2`" in card
+
+    # a second stage with its own skill mix
+    two["config"].update(mix={"io": 0.03, "cot": 0.07, "propose": 0.4, "value": 0.3, "judge": 0.2})
+    _write(d / "training_summary.json", two)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert ("--mark-weight 4 --mix io=0.03,cot=0.07,propose=0.4,value=0.3,judge=0.2 "
+            "--threads 2`") in card
+    assert ("wide, the loss weighs the value check's `!` mark 4× and the skills are mixed io 3%, "
+            "cot 7%, propose 40%, value 30%, judge 20%") in card
 
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
@@ -80,6 +100,9 @@ def test_make_tiny_model_is_the_shipped_recipe():
     """`make tiny-model` runs the commands whose summary ships with chainlab-tiny."""
     import re
     from pathlib import Path
+
+    from chainlab.models.tiny_data import DEFAULT_MIX
+    from chainlab.models.train_tiny import format_mix, parse_mix
 
     root = Path(__file__).resolve().parents[1]
     summary = json.loads((root / "chainlab/models/weights/chainlab-tiny/training_summary.json").read_text())
@@ -95,4 +118,8 @@ def test_make_tiny_model_is_the_shipped_recipe():
         assert float(opts.get("lr", 2e-3)) == cfg["lr"]
         assert float(opts.get("wide-share", 0.5)) == cfg.get("wide_share", 0.5)
         assert float(opts.get("mark-weight", 1)) == cfg.get("mark_weight", 1.0)
+        assert parse_mix(opts.get("mix", format_mix(DEFAULT_MIX))) == cfg.get("mix", DEFAULT_MIX)
+        if "init_from" not in cfg:  # a continued run keeps its init model's architecture
+            assert int(opts.get("heads", 8)) == cfg.get("heads", 8)
+            assert int(opts.get("layers", 6)) == cfg.get("layers", 6)
         assert ("init-from" in opts) == ("init_from" in cfg)

@@ -108,6 +108,8 @@ def test_wide_share_and_mark_weight_options(tmp_path, capsys):
     assert "--mark-weight" in capsys.readouterr().err
     assert main(["train-tiny", "--out", str(tmp_path / "z"), "--wide-share", "1.5"]) == 2
     assert "--wide-share" in capsys.readouterr().err
+    assert main(["train-tiny", "--out", str(tmp_path / "h"), "--heads", "7"]) == 2
+    assert "--heads" in capsys.readouterr().err
 
 
 def test_curriculum_late_phase(tmp_path, capsys):
@@ -133,3 +135,28 @@ def test_curriculum_late_phase(tmp_path, capsys):
     for bad in (["--late-share", "1"], ["--late-wide-share", "2"], ["--late-share", "0.2", "--data", data]):
         assert main(["train-tiny", "--out", str(tmp_path / "bad"), *bad]) == 2
         assert "--late" in capsys.readouterr().err
+
+
+def test_mix_option(tmp_path, capsys):
+    from chainlab.models.train_tiny import DEFAULTS, data_phases, format_mix, parse_mix
+
+    out = tmp_path / "mix"
+    assert main(["train-tiny", "--out", str(out), *SMALL, "--mix", "propose=1,judge=0"]) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["config"]["mix"] == {"propose": 1.0, "judge": 0.0}
+    (data,) = out.glob("data-s0-n48-m*.jsonl")
+    assert {json.loads(line)["skill"] for line in data.read_text().splitlines()} == {"propose"}
+    assert parse_mix(format_mix(DEFAULTS["mix"])) == DEFAULTS["mix"]
+    assert data_phases(dict(DEFAULTS, mix=parse_mix("value=1")), tmp_path)[0][0] != data_phases(
+        dict(DEFAULTS), tmp_path)[0][0]
+    for bad, words in (("tot=1", "unknown skill"), ("value=0", "every weight is 0"),
+                       ("value=x", "NAME=WEIGHT"), ("", "empty")):
+        assert main(["train-tiny", "--out", str(tmp_path / "bad"), "--mix", bad]) == 2
+        assert words in capsys.readouterr().err
+
+
+def test_heads_option(tmp_path):
+    out = tmp_path / "heads"
+    assert main(["train-tiny", "--out", str(out), *SMALL, "--heads", "2"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["num_attention_heads"] == 2 and config["head_dim"] == 16

@@ -30,16 +30,9 @@ DEFAULT_KINDS = "steps=0.5,direct=0.15,verify=0.35"
 
 def parse_kinds(text: str) -> dict[str, float]:
     """``"steps=0.6,direct=0.2"`` -> ``{"steps": 0.6, "direct": 0.2}`` (a clear error otherwise)."""
-    out: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, weight = part.partition("=")
-        try:
-            out[name.strip()] = float(weight) if sep else 1.0
-        except ValueError:
-            raise ValueError(f"--kinds: {part!r} is not NAME=WEIGHT (e.g. steps=0.6)") from None
-    if not out:
-        raise ValueError("--kinds is empty; e.g. --kinds steps=0.6,direct=0.2,verify=0.2")
-    return out
+    from chainlab.models.options import parse_weights
+
+    return parse_weights(text, "--kinds", "steps=0.6,direct=0.2,verify=0.2")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

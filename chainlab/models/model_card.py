@@ -94,35 +94,41 @@ def compare_table(summary: dict | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def _recipe(tc: dict) -> tuple[float, float, float, float]:
-    """(wide share, late share, late wide share, mark weight) of a run's config, defaults filled in."""
-    from chainlab.models.tiny_data import WIDE_SHARE
+def _recipe(tc: dict) -> dict:
+    """The recipe options of a run's config (``train_tiny.DEFAULTS`` keys), defaults filled in.
 
-    return (
-        tc.get("wide_share", WIDE_SHARE),
-        tc.get("late_share", 0.0),
-        tc.get("late_wide_share", 1.0),
-        tc.get("mark_weight", 1.0),
-    )
+    Runs logged before an option existed lack its key and used its default."""
+    from chainlab.models.train_tiny import DEFAULTS
+
+    keys = ("wide_share", "late_share", "late_wide_share", "mark_weight", "mix")
+    return {k: tc.get(k, DEFAULTS[k]) for k in keys}
 
 
 def recipe_flags(tc: dict) -> str:
-    """The non-default recipe options of a ``train-tiny`` run, as command-line flags."""
-    from chainlab.models.tiny_data import WIDE_SHARE
+    """The non-default recipe options of a ``train-tiny`` run, as command-line flags (with the
+    architecture's for a run from scratch; a continued run keeps its init model's)."""
+    from chainlab.models.train_tiny import DEFAULTS, format_mix
 
-    wide, late, late_wide, mark = _recipe(tc)
-    options = [
-        ("--wide-share", wide, wide != WIDE_SHARE),
-        ("--late-share", late, bool(late)),
-        ("--late-wide-share", late_wide, bool(late) and late_wide != 1.0),
-        ("--mark-weight", mark, mark != 1.0),
-    ]
-    return "".join(f" {flag} {value:g}" for flag, value, shown in options if shown)
+    r = _recipe(tc)
+    flags = []
+    if "init_from" not in tc:
+        for key, flag in (("layers", "--layers"), ("hidden_size", "--hidden-size"), ("heads", "--heads")):
+            if tc.get(key, DEFAULTS[key]) != DEFAULTS[key]:
+                flags.append(f" {flag} {tc[key]}")
+    for key, value in r.items():
+        shown = value != DEFAULTS[key]
+        if key == "late_wide_share":
+            shown = shown and bool(r["late_share"])
+        if shown:
+            text = format_mix(value) if key == "mix" else f"{value:g}"
+            flags.append(f" --{key.replace('_', '-')} {text}")
+    return "".join(flags)
 
 
 def _value_text(tc: dict) -> tuple[str, str]:
     """(share of wide value states, text on the mark weight / curriculum) of one run's config."""
-    wide, late, late_wide, mark = _recipe(tc)
+    r = _recipe(tc)
+    wide, late, late_wide, mark = r["wide_share"], r["late_share"], r["late_wide_share"], r["mark_weight"]
     if wide >= 1:
         value_states = "All 3-number states are"
     else:
@@ -142,6 +148,11 @@ def _value_text(tc: dict) -> tuple[str, str]:
     else:
         mark_text = ""
     return value_states, mark_text
+
+
+def _joined(clauses: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
 
 
 def training_text(train: dict) -> tuple[str, str, str]:
@@ -171,21 +182,28 @@ def training_text(train: dict) -> tuple[str, str, str]:
         )
         return text, value_states, mark_text
     c2 = train["config"]
-    wide2, _, _, mark2 = _recipe(c2)
+    r2 = _recipe(c2)
+    wide2, mark2 = r2["wide_share"], r2["mark_weight"]
     cmd2 = (
         f"`chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base "
         f"--examples {train['examples']} --lr {c2['lr']:g} --seed {c2['seed']}{recipe_flags(c2)} --threads 2`"
     )
     total = (first["train_seconds"] + train["train_seconds"]) / 60
     data = (first["data_seconds"] + train["data_seconds"]) / 60
+    stage2 = [f"{wide2:.0%} of the 3-number value states are wide"]
+    if mark2 != 1.0:
+        stage2.append(f"the loss weighs the value check's `!` mark {mark2:g}×")
+    if r2["mix"] != _recipe(tc)["mix"]:
+        total_w = sum(r2["mix"].values())
+        shares = ", ".join(f"{k} {v / total_w:.0%}" for k, v in r2["mix"].items())
+        stage2.append(f"the skills are mixed {shares}")
     text = (
         f"Two stages (`make tiny-model` runs both), {total:.1f} minutes of training in all plus "
         f"{data:.1f} minutes generating the data.\n\n"
         f"1. {cmd}: {stats}.\n"
         f"2. {cmd2} continues it on {train['examples']:,} fresh conversations ({train['tokens']:,} "
         f"tokens, {train['steps']:,} steps at {c2['lr']:g} with warm-up and cosine decay) in which "
-        f"{wide2:.0%} of the 3-number value states are wide"
-        + (f" and the loss weighs the value check's `!` mark {mark2:g}×" if mark2 != 1.0 else "")
+        + _joined(stage2)
         + f": {train['train_seconds'] / 60:.1f} minutes. Final answer-token loss "
         f"{train['final_loss_avg100']:.4f} (mean of the last 100 steps).\n\n"
         "The first stage learns every skill and the puzzle sub-states the search visits; the second "

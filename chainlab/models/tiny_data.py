@@ -502,7 +502,13 @@ def example_starts(ex: Example) -> list[tuple[Fraction, ...]]:
     return out
 
 
-def write_dataset(path: str | Path, n: int, seed: int = 0, wide_share: float = WIDE_SHARE) -> Path:
+def write_dataset(
+    path: str | Path,
+    n: int,
+    seed: int = 0,
+    wide_share: float = WIDE_SHARE,
+    mix: dict[str, float] = DEFAULT_MIX,
+) -> Path:
     """Write ``n`` examples as JSONL (skill, text, answer spans), with a progress bar."""
     import json
 
@@ -512,7 +518,8 @@ def write_dataset(path: str | Path, n: int, seed: int = 0, wide_share: float = W
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     with open(tmp, "w") as f:
-        for ex in tqdm(iter_examples(n, seed=seed, wide_share=wide_share), total=n, desc="training data", unit="ex"):
+        examples = iter_examples(n, seed, mix, wide_share)
+        for ex in tqdm(examples, total=n, desc="training data", unit="ex"):
             rec = {"skill": ex.skill, "text": ex.text(), "spans": ex.answer_spans()}
             f.write(json.dumps(rec) + "\n")
     tmp.rename(path)

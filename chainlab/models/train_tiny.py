@@ -16,6 +16,7 @@ trained from scratch, so that the documented command reproduces it).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -24,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from chainlab.models.tiny_data import WIDE_SHARE
+from chainlab.models.tiny_data import DEFAULT_MIX, SKILLS, WIDE_SHARE
 
 LLAMA2_CHAT_TEMPLATE = (
     "{% if messages[0]['role'] == 'system' %}"
@@ -61,6 +62,7 @@ DEFAULTS = dict(
     mark_weight=1.0,  # loss weight of the value check's match mark (tiny_data.MATCH)
     late_share=0.0,  # curriculum: share of the examples trained last, in their own phase
     late_wide_share=1.0,  # wide share of the late phase's value states
+    mix=dict(DEFAULT_MIX),  # skill weights of the training conversations
 )
 
 
@@ -71,6 +73,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--hidden-size", type=int, default=DEFAULTS["hidden_size"])
     p.add_argument("--layers", type=int, default=DEFAULTS["layers"])
+    p.add_argument(
+        "--heads", type=int, default=DEFAULTS["heads"],
+        help="attention heads; --hidden-size must be a multiple (default: %(default)s)",
+    )
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--batch-tokens", type=int, default=DEFAULTS["batch_tokens"])
     p.add_argument(
@@ -92,6 +98,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--late-wide-share", type=float, default=DEFAULTS["late_wide_share"],
         help="wide share of the value states in the late phase (default: %(default)s)",
     )
+    p.add_argument(
+        "--mix", default=format_mix(DEFAULTS["mix"]),
+        help="skill weights of the training conversations (default: %(default)s)",
+    )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
         "--init-from",
@@ -103,6 +113,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)  # tests: simulate a crash
     p.add_argument("--overwrite", action="store_true", help="replace a finished model in --out")
     p.add_argument("--no-resume", action="store_true", help="ignore OUT/checkpoint and start over")
+
+
+def format_mix(mix: dict[str, float]) -> str:
+    """``{"io": 0.05, ...}`` -> ``"io=0.05,..."`` (the ``--mix`` syntax)."""
+    return ",".join(f"{k}={v:g}" for k, v in mix.items())
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """A ``--mix`` value -> skill weights; unknown skills and an all-zero mix are errors."""
+    from chainlab.models.options import parse_weights
+
+    mix = parse_weights(text, "--mix", format_mix(DEFAULT_MIX))
+    unknown = sorted(set(mix) - set(SKILLS))
+    if unknown:
+        raise ValueError(f"--mix: unknown skill(s) {', '.join(unknown)}; the skills are {', '.join(SKILLS)}")
+    if not any(mix.values()):
+        raise ValueError("--mix: every weight is 0; give at least one skill a weight above 0")
+    return mix
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         hidden_size=args.hidden_size,
         layers=args.layers,
+        heads=args.heads,
         lr=args.lr,
         batch_tokens=args.batch_tokens,
         checkpoint_every=args.checkpoint_every,
@@ -153,8 +182,20 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        cfg["mix"] = parse_mix(args.mix)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.mark_weight <= 0:
         print(f"error: --mark-weight must be > 0, got {args.mark_weight}.", file=sys.stderr)
+        return 2
+    if args.heads < 1 or args.hidden_size % args.heads:
+        print(
+            f"error: --hidden-size {args.hidden_size} is not a multiple of --heads {args.heads}; "
+            f"choose heads that divide it (e.g. {args.hidden_size // 32 or 1}).",
+            file=sys.stderr,
+        )
         return 2
     try:
         train(
@@ -383,8 +424,11 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
     late = cfg.get("late_share", 0.0)
     n_late = round(n * late)
 
+    mix = cfg.get("mix", DEFAULTS["mix"])
+
     def path(n_: int, seed_: int, wide_: float) -> Path:
         tag = "" if wide_ == DEFAULTS["wide_share"] else f"-w{wide_:g}"
+        tag += "" if mix == DEFAULTS["mix"] else "-m" + hashlib.sha1(format_mix(mix).encode()).hexdigest()[:8]
         return out / f"data-s{seed_}-n{n_}{tag}.jsonl"
 
     phases = [(path(n - n_late, seed, wide), n - n_late, seed, wide)]
@@ -423,7 +467,7 @@ def train(
         phase_records = []
         for path, n, seed, wide in data_phases(cfg, out):
             if not path.exists():
-                write_dataset(path, n, seed=seed, wide_share=wide)
+                write_dataset(path, n, seed, wide, cfg.get("mix", DEFAULTS["mix"]))
             phase_records.append(load_records(path))
     records = [rec for recs in phase_records for rec in recs]
     t_data = time.time() - t_start
