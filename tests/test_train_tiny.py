@@ -150,7 +150,7 @@ def test_mix_option(tmp_path, capsys):
     assert data_phases(dict(DEFAULTS, mix=parse_mix("value=1")), tmp_path)[0][0] != data_phases(
         dict(DEFAULTS), tmp_path)[0][0]
     for bad, words in (("tot=1", "unknown skill"), ("value=0", "every weight is 0"),
-                       ("value=x", "NAME=WEIGHT"), ("", "empty")):
+                       ("value=x", "NAME=WEIGHT"), ("value=-1", "negative"), ("", "empty")):
         assert main(["train-tiny", "--out", str(tmp_path / "bad"), "--mix", bad]) == 2
         assert words in capsys.readouterr().err
 
