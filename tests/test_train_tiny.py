@@ -153,6 +153,8 @@ def test_mix_option(tmp_path, capsys):
                        ("value=x", "NAME=WEIGHT"), ("value=-1", "negative"), ("", "empty")):
         assert main(["train-tiny", "--out", str(tmp_path / "bad"), "--mix", bad]) == 2
         assert words in capsys.readouterr().err
+    assert main(["train-tiny", "--out", str(tmp_path / "bad"), "--mix", "value=1", "--data", str(data)]) == 2
+    assert "drop --data" in capsys.readouterr().err
 
 
 def test_heads_option(tmp_path):

@@ -187,13 +187,16 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.data and cfg["mix"] != DEFAULTS["mix"]:
+        print("error: --mix shapes generated data; drop --data, or drop --mix to train on the given file.", file=sys.stderr)
+        return 2
     if args.mark_weight <= 0:
         print(f"error: --mark-weight must be > 0, got {args.mark_weight}.", file=sys.stderr)
         return 2
     if args.heads < 1 or args.hidden_size % args.heads:
         print(
             f"error: --hidden-size {args.hidden_size} is not a multiple of --heads {args.heads}; "
-            f"choose heads that divide it (e.g. {args.hidden_size // 32 or 1}).",
+            f"choose heads that divide it (e.g. {next(h for h in (8, 4, 2, 1) if args.hidden_size % h == 0)}).",
             file=sys.stderr,
         )
         return 2
