@@ -90,6 +90,14 @@ def test_card_from_measurements(tmp_path, capsys):
     assert ("wide, the loss weighs the value check's `!` mark 4× and the skills are mixed io 3%, "
             "cot 7%, propose 40%, value 30%, judge 20%") in card
 
+    # a stage trained with --compile says so in its command
+    two["compiled"] = True
+    _write(d / "training_summary.json", two)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "--heads 4 --threads 2` (seed 0)" in card  # the first stage ran eagerly
+    assert "judge=0.2 --threads 2 --compile`" in card
+
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
     assert main(["model-card", "--dir", str(tmp_path), "--skills", str(tmp_path / "no.json")]) == 2
@@ -123,3 +131,4 @@ def test_make_tiny_model_is_the_shipped_recipe():
             assert int(opts.get("heads", 8)) == cfg.get("heads", 8)
             assert int(opts.get("layers", 6)) == cfg.get("layers", 6)
         assert ("init-from" in opts) == ("init_from" in cfg)
+        assert ("--compile" in command.split()) == bool(stage.get("compiled"))

@@ -162,3 +162,37 @@ def test_heads_option(tmp_path):
     assert main(["train-tiny", "--out", str(out), *SMALL, "--heads", "2"]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["num_attention_heads"] == 2 and config["head_dim"] == 16
+
+
+def test_answer_positions_give_the_full_logits_loss(trained):
+    """Training projects only the answer positions to the vocabulary; the loss is the same."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from chainlab.models.train_tiny import answer_loss, answer_positions, token_loss
+
+    model = LlamaForCausalLM.from_pretrained(trained, dtype=torch.float32)
+    ids = torch.randint(3, model.config.vocab_size, (2, 9))
+    labels = torch.full_like(ids, -100)
+    labels[0, 4:7], labels[1, 2:9] = ids[0, 4:7], ids[1, 2:9]
+    weights = torch.ones(model.config.vocab_size)
+    weights[ids[1, 5]] = 4.0
+    with torch.no_grad():
+        full = answer_loss(model(input_ids=ids).logits, labels, weights)
+        hidden, target = answer_positions(model.model(input_ids=ids).last_hidden_state, labels)
+        assert hidden.shape == (10, model.config.hidden_size) and target.tolist() == [
+            *ids[0, 4:7].tolist(), *ids[1, 2:9].tolist()]
+        assert torch.allclose(token_loss(model.lm_head(hidden), target, weights), full, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_compile_trains_like_eager(tmp_path, trained):
+    """``--compile`` (torch.compile with dynamic shapes) follows the eager run's losses."""
+    data = next(trained.glob("data-*.jsonl"))
+    out = tmp_path / "compiled"
+    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, "--compile"]) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    eager = json.loads((trained / "training_log.json").read_text())
+    assert log["compiled"] is True and eager["compiled"] is False
+    pairs = list(zip(log["history"], eager["history"], strict=True))
+    assert all(abs(a["loss"] - b["loss"]) <= 1e-3 * b["loss"] + 1e-4 for a, b in pairs), pairs

@@ -155,6 +155,11 @@ def _joined(clauses: list[str]) -> str:
     return clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
 
 
+def _compile_flag(run: dict) -> str:
+    """`` --compile`` when a run's transformer went through torch.compile."""
+    return " --compile" if run.get("compiled") else ""
+
+
 def training_text(train: dict) -> tuple[str, str, str]:
     """(Training paragraph, value-state text, mark text) of a one- or two-stage training summary.
 
@@ -167,7 +172,7 @@ def training_text(train: dict) -> tuple[str, str, str]:
     value_states, mark_text = _value_text(tc)
     cmd = (
         f"`chainlab train-tiny --out runs/chainlab-tiny{'-base' if base else ''} "
-        f"--examples {first['examples']}{recipe_flags(tc)} --threads 2` (seed {tc['seed']})"
+        f"--examples {first['examples']}{recipe_flags(tc)} --threads 2{_compile_flag(first)}` (seed {tc['seed']})"
     )
     stats = (
         f"{first['examples']:,} conversations, {first['tokens']:,} tokens, {first['steps']:,} steps of "
@@ -186,7 +191,8 @@ def training_text(train: dict) -> tuple[str, str, str]:
     wide2, mark2 = r2["wide_share"], r2["mark_weight"]
     cmd2 = (
         f"`chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base "
-        f"--examples {train['examples']} --lr {c2['lr']:g} --seed {c2['seed']}{recipe_flags(c2)} --threads 2`"
+        f"--examples {train['examples']} --lr {c2['lr']:g} --seed {c2['seed']}{recipe_flags(c2)} --threads 2"
+        f"{_compile_flag(train)}`"
     )
     total = (first["train_seconds"] + train["train_seconds"]) / 60
     data = (first["data_seconds"] + train["data_seconds"]) / 60

@@ -109,6 +109,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "its architecture and tokenizer are kept",
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    p.add_argument(
+        "--compile", action="store_true",
+        help="compile the transformer with torch.compile (needs a C++ compiler; about 1.2x faster "
+        "steps on CPU after a one-time compile of about a minute)",
+    )
     p.add_argument("--checkpoint-every", type=int, default=DEFAULTS["checkpoint_every"])
     p.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)  # tests: simulate a crash
     p.add_argument("--overwrite", action="store_true", help="replace a finished model in --out")
@@ -203,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         train(
             out, cfg, data=args.data, threads=args.threads, resume=not args.no_resume,
-            stop_after=args.stop_after, init_from=init_from,
+            stop_after=args.stop_after, init_from=init_from, compiled=args.compile,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -360,8 +365,17 @@ def loss_token_weights(tok, mark_weight: float):
     return weights
 
 
-def answer_loss(logits, labels, token_weights=None):
-    """Next-token cross-entropy on the labelled (answer) tokens.
+def answer_positions(states, labels):
+    """The rows of ``states`` (batch, time, ...) that predict a labelled (answer) token, and those
+    tokens: ``(states[n, ...], target[n])``. Training projects only these hidden states to the
+    vocabulary, not every position."""
+    target = labels[:, 1:]
+    keep = target != -100
+    return states[:, :-1][keep], target[keep]
+
+
+def token_loss(logits, target, token_weights=None):
+    """Cross-entropy of ``logits[n, vocab]`` against ``target[n]``.
 
     With ``token_weights`` (one weight per vocabulary id) each target token's loss is weighted by
     its id's weight and the sum is normalized by the total weight, so weight 1 everywhere equals
@@ -369,14 +383,16 @@ def answer_loss(logits, labels, token_weights=None):
     """
     import torch.nn.functional as F
 
-    target = labels[:, 1:].reshape(-1)
-    flat = logits[:, :-1].float().reshape(-1, logits.size(-1))
-    keep = target != -100
-    ce = F.cross_entropy(flat[keep], target[keep], reduction="none")
+    ce = F.cross_entropy(logits.float(), target, reduction="none")
     if token_weights is None:
         return ce.mean()
-    w = token_weights[target[keep]]
+    w = token_weights[target]
     return (ce * w).sum() / w.sum()
+
+
+def answer_loss(logits, labels, token_weights=None):
+    """Next-token cross-entropy on the labelled (answer) tokens of full ``logits[batch, time, vocab]``."""
+    return token_loss(*answer_positions(logits, labels), token_weights)
 
 
 def plot_loss(history: list[dict], path: Path, earlier: list[dict] | None = None) -> None:
@@ -449,10 +465,13 @@ def train(
     resume: bool = True,
     stop_after: int | None = None,
     init_from: Path | None = None,
+    compiled: bool = False,
 ) -> Path:
     """Run the whole recipe into ``out``; returns ``out``.
 
     ``init_from``: a model directory to continue from (its tokenizer and architecture are used).
+    ``compiled``: run the transformer body through ``torch.compile`` (same losses within float
+    rounding, faster steps once compiled).
     """
     import torch
     from tqdm import tqdm
@@ -545,6 +564,7 @@ def train(
     bar = tqdm(range(start, total), initial=start, total=total, desc="train chainlab-tiny", unit="step")
     pad = tok.eos_token_id
     token_weights = loss_token_weights(tok, cfg.get("mark_weight", 1.0))
+    body = compiled_body(model) if compiled else model.model
     for step in bar:
         idx = batches[step]
         width = max(lengths[i] for i in idx)
@@ -558,8 +578,8 @@ def train(
             att[r, : len(x)] = 1
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, cfg)
-        logits = model(input_ids=ids, attention_mask=att).logits
-        loss = answer_loss(logits, lab, token_weights if step >= late_from else None)
+        hidden, target = answer_positions(body(input_ids=ids, attention_mask=att).last_hidden_state, lab)
+        loss = token_loss(model.lm_head(hidden), target, token_weights if step >= late_from else None)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -585,6 +605,7 @@ def train(
         "data_seconds": round(t_data, 1),
         "train_seconds": round(train_seconds, 1),
         "torch_threads": torch.get_num_threads(),
+        "compiled": compiled,
         "final_loss_avg100": round(sum(h["loss"] for h in history[-100:]) / min(100, len(history)), 5),
         "history": history,
     }
@@ -596,6 +617,20 @@ def train(
     shutil.rmtree(ckpt, ignore_errors=True)
     print(f"saved {out} ({n_params / 1e6:.2f}M parameters, {train_seconds / 60:.1f} min training)")
     return out
+
+
+def compiled_body(model):
+    """``model.model`` (the transformer without its head) through ``torch.compile`` with dynamic
+    shapes, so that batches of any size and width reuse one compiled graph."""
+    import torch
+
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except Exception as exc:  # no C++ toolchain: say so before the first step fails deep inside
+        raise ValueError(f"--compile needs a C++ compiler for torch.compile ({exc}); install gcc or drop --compile") from exc
+    return torch.compile(model.model, dynamic=True)
 
 
 def _llama_config(cfg: dict, tok):

@@ -1,0 +1,135 @@
+"""Benchmark a ``chainlab train-tiny`` step against the plain Hugging Face way, in one run.
+
+Three ways to take the same training steps (same model, same batches, same AdamW), each on a fresh
+copy of the shipped ``chainlab-tiny`` weights:
+
+1. **Hugging Face labels loss** (the baseline a competent user writes):
+   ``model(input_ids, attention_mask=..., labels=labels).loss`` with ``-100`` outside the answers.
+   It projects *every* position to the vocabulary.
+2. **answer positions only** (what ``train-tiny`` does): the transformer body's hidden states at
+   the positions that predict an answer token go through the head, nothing else.
+3. **answer positions + ``torch.compile``** (``train-tiny --compile``): the body compiled with
+   dynamic shapes; the one-time compile is timed separately.
+
+Batches are real: freshly generated training conversations (``tiny_data``), length-bucketed into
+batches of about 4,096 tokens as in training. Each mode takes ``--warmup`` untimed steps, then
+``--steps`` timed ones; the losses of the three modes are printed side by side (they agree within
+float rounding).
+
+Run: ``.venv/bin/python benchmarks/bench_training.py [--threads 2] [--json out.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def batches(tok, n_examples: int, seed: int):
+    """Padded (ids, attention mask, labels) tensors of real training conversations."""
+    import torch
+
+    from chainlab.models.tiny_data import write_dataset
+    from chainlab.models.train_tiny import encode, load_records, make_batches
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.jsonl"
+        write_dataset(path, n_examples, seed)
+        records = load_records(path)
+    encoded = encode(records, tok)
+    lengths = [len(ids) for ids, _ in encoded]
+    out = []
+    for idx in make_batches(lengths, 4096, seed):
+        width = max(lengths[i] for i in idx)
+        ids = torch.full((len(idx), width), tok.eos_token_id, dtype=torch.long)
+        lab = torch.full((len(idx), width), -100, dtype=torch.long)
+        att = torch.zeros((len(idx), width), dtype=torch.long)
+        for r, i in enumerate(idx):
+            x, y = encoded[i]
+            ids[r, : len(x)], lab[r, : len(y)], att[r, : len(x)] = torch.tensor(x), torch.tensor(y), 1
+        out.append((ids, att, lab))
+    return out
+
+
+def run_mode(mode: str, model_dir: Path, data: list, warmup: int, steps: int) -> dict:
+    """Time ``steps`` training steps (after ``warmup``) in one mode; returns seconds and losses."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from chainlab.models.train_tiny import answer_positions, compiled_body, token_loss
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95))
+    body = compiled_body(model) if mode == "compiled" else model.model
+    losses, t_first, t0 = [], 0.0, None
+    for s, (ids, att, lab) in enumerate(data[: warmup + steps]):
+        if s == warmup:
+            t0 = time.perf_counter()
+        t_step = time.perf_counter()
+        if mode == "hf_labels":
+            loss = model(input_ids=ids, attention_mask=att, labels=lab).loss
+        else:
+            hidden, target = answer_positions(body(input_ids=ids, attention_mask=att).last_hidden_state, lab)
+            loss = token_loss(model.lm_head(hidden), target)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(round(loss.item(), 5))
+        if s == 0:
+            t_first = time.perf_counter() - t_step
+    seconds = time.perf_counter() - t0
+    return {"s_per_step": round(seconds / steps, 4), "first_step_s": round(t_first, 1), "losses": losses}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="chainlab-tiny", help="packaged name or model directory")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--examples", type=int, default=3000, help="conversations to batch")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--json", help="also write the numbers here")
+    args = p.parse_args(argv)
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from chainlab.models.train_tiny import resolve_init
+
+    torch.set_num_threads(args.threads)
+    model_dir = resolve_init(args.model)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    data = batches(tok, args.examples, seed=5)
+    if len(data) < args.warmup + args.steps:
+        print(f"error: {len(data)} batches < --warmup + --steps; raise --examples", file=sys.stderr)
+        return 2
+    res = {}
+    for mode in ("hf_labels", "answer_positions", "compiled"):
+        res[mode] = run_mode(mode, model_dir, data, args.warmup, args.steps)
+        print(f"{mode:17s} {res[mode]['s_per_step']:.3f} s/step (first step {res[mode]['first_step_s']} s)")
+    base = res["hf_labels"]["s_per_step"]
+    for mode in ("answer_positions", "compiled"):
+        res[mode]["speedup"] = round(base / res[mode]["s_per_step"], 3)
+        drift = max(abs(a - b) for a, b in zip(res[mode]["losses"], res["hf_labels"]["losses"], strict=True))
+        res[mode]["max_loss_diff"] = round(drift, 6)
+        print(f"{mode:17s} {res[mode]['speedup']:.2f}x the HF labels loss; max loss difference {drift:.2g}")
+    res["setup"] = {"threads": args.threads, "steps": args.steps, "warmup": args.warmup,
+                    "batches_tokens": 4096, "model": str(args.model), "torch": torch.__version__}
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
