@@ -98,6 +98,16 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "--heads 4 --threads 2` (seed 0)" in card  # the first stage ran eagerly
     assert "judge=0.2 --threads 2 --compile`" in card
 
+    # a second stage that changes the value check names it, and the targets section describes
+    # the check the model was left with
+    two["config"].update(value_format="pairs")
+    _write(d / "training_summary.json", two)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "--value-format pairs --threads 2 --compile`" in card
+    assert "the value skill learns the `pairs` check (below)" in card
+    assert "(the `pairs` format)" in card and "`13 11 -> 24! 2 143`" in card and "need <r" not in card
+
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
     assert main(["model-card", "--dir", str(tmp_path), "--skills", str(tmp_path / "no.json")]) == 2
@@ -127,6 +137,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
         assert float(opts.get("wide-share", 0.5)) == cfg.get("wide_share", 0.5)
         assert float(opts.get("mark-weight", 1)) == cfg.get("mark_weight", 1.0)
         assert parse_mix(opts.get("mix", format_mix(DEFAULT_MIX))) == cfg.get("mix", DEFAULT_MIX)
+        assert opts.get("value-format", "need") == cfg.get("value_format", "need")
         if "init_from" not in cfg:  # a continued run keeps its init model's architecture
             assert int(opts.get("heads", 8)) == cfg.get("heads", 8)
             assert int(opts.get("layers", 6)) == cfg.get("layers", 6)

@@ -150,6 +150,47 @@ def test_value_check_lines():
         D.value_check((Fraction(8, 3), 9))
 
 
+def test_pair_check_lines():
+    """The ``pairs`` check: each pair with its results and the third number, then each result with
+    the third number; a 24 is marked and ends the check."""
+    assert D.value_answer((2, 12), "pairs") == "2 12 -> 14 10 24! 6\nsure"
+    assert D.value_answer((4, 9, 11), "pairs").splitlines() == [
+        "4 9 -> 13 5 36 | 11", "13 11 -> 24! 2 143", "sure"]
+    assert D.value_answer((4, 6, 10), "pairs").splitlines() == [
+        "4 6 -> 10 2 24 | 10", "10 10 -> 20 0 100 1", "2 10 -> 12 8 20 5", "24 10 -> 34 14 240",
+        "4 10 -> 14 6 40 | 6", "14 6 -> 20 8 84", "6 6 -> 12 0 36 1", "40 6 -> 46 34 240",
+        "6 10 -> 16 4 60 | 4", "16 4 -> 20 12 64 4", "4 4 -> 8 0 16 1", "60 4 -> 64 56 240 15",
+        "impossible"]
+    # a repeated pair is checked once; results above PAIRS_LIMIT are not written
+    assert D.value_answer((1, 1, 1), "pairs").count("| 1") == 1
+    assert "2028" not in D.value_answer((12, 13, 13), "pairs")
+    with pytest.raises(ValueError, match="whole numbers"):
+        D.pair_check((Fraction(8, 3), 9))
+    with pytest.raises(ValueError, match="Unknown value format 'x'; choose from need, pairs"):
+        D.value_answer((2, 12), "x")
+
+
+def test_pair_check_agrees_with_value_check():
+    """Both worked checks give the same verdict (and the marks sit exactly on the 24s)."""
+    rng = random.Random(8)
+    for k in range(400):
+        if k % 2:
+            state = D.wide_state(rng, solvable=k % 4 == 1)
+        else:
+            state = D.random_state(rng, 3 if k % 3 else 2, solvable=rng.random() < 0.5)
+        lines, ok = D.pair_check(state)
+        assert ok == D.value_check(state)[1]
+        assert [D.MATCH in line for line in lines] == [False] * (len(lines) - 1) + [ok]
+        assert all("24" + D.MATCH in line for line in lines if D.MATCH in line)
+
+
+def test_value_format_reaches_the_examples():
+    ex = [e for e in D.iter_examples(60, seed=4, value_format="pairs") if e.skill == "value"]
+    assert ex and all(" -> " in a and "need" not in a for e in ex for _, a in e.turns)
+    with pytest.raises(ValueError, match="Unknown value format"):
+        next(D.iter_examples(1, value_format="x"))
+
+
 def test_propose_targets_are_every_whole_move():
     ans = D.proposals((4, 5, 6, 10))
     assert all(s.result.denominator == 1 and s.result != 0 for s in ans)

@@ -157,6 +157,21 @@ def test_mix_option(tmp_path, capsys):
     assert "drop --data" in capsys.readouterr().err
 
 
+def test_value_format_option(tmp_path, capsys):
+    from chainlab.models.train_tiny import DEFAULTS, data_phases
+
+    out = tmp_path / "pairs"
+    assert main(["train-tiny", "--out", str(out), *SMALL, "--value-format", "pairs"]) == 0
+    assert json.loads((out / "training_log.json").read_text())["config"]["value_format"] == "pairs"
+    (data,) = out.glob("data-s0-n48-vpairs.jsonl")
+    values = [json.loads(line) for line in data.read_text().splitlines()]
+    values = [r["text"] for r in values if r["skill"] == "value"]
+    assert values and all("need" not in t and " -> " in t for t in values)
+    assert data_phases(dict(DEFAULTS, value_format="pairs"), tmp_path)[0][0].name == "data-s0-n100000-vpairs.jsonl"
+    assert main(["train-tiny", "--out", str(tmp_path / "bad"), "--value-format", "pairs", "--data", str(data)]) == 2
+    assert "drop --data" in capsys.readouterr().err
+
+
 def test_heads_option(tmp_path):
     out = tmp_path / "heads"
     assert main(["train-tiny", "--out", str(out), *SMALL, "--heads", "2"]) == 0

@@ -100,7 +100,7 @@ def _recipe(tc: dict) -> dict:
     Runs logged before an option existed lack its key and used its default."""
     from chainlab.models.train_tiny import DEFAULTS
 
-    keys = ("wide_share", "late_share", "late_wide_share", "mark_weight", "mix")
+    keys = ("wide_share", "late_share", "late_wide_share", "mark_weight", "mix", "value_format")
     return {k: tc.get(k, DEFAULTS[k]) for k in keys}
 
 
@@ -120,7 +120,7 @@ def recipe_flags(tc: dict) -> str:
         if key == "late_wide_share":
             shown = shown and bool(r["late_share"])
         if shown:
-            text = format_mix(value) if key == "mix" else f"{value:g}"
+            text = format_mix(value) if key == "mix" else value if isinstance(value, str) else f"{value:g}"
             flags.append(f" --{key.replace('_', '-')} {text}")
     return "".join(flags)
 
@@ -197,6 +197,8 @@ def training_text(train: dict) -> tuple[str, str, str]:
     total = (first["train_seconds"] + train["train_seconds"]) / 60
     data = (first["data_seconds"] + train["data_seconds"]) / 60
     stage2 = [f"{wide2:.0%} of the 3-number value states are wide"]
+    if r2["value_format"] != _recipe(tc)["value_format"]:
+        stage2.append(f"the value skill learns the `{r2['value_format']}` check (below)")
     if mark2 != 1.0:
         stage2.append(f"the loss weighs the value check's `!` mark {mark2:g}×")
     if r2["mix"] != _recipe(tc)["mix"]:
@@ -228,6 +230,7 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         training=training,
         value_states=value_states,
         mark_text=mark_text,
+        value_check=VALUE_CHECKS[_recipe(train["config"])["value_format"]],
         params=train["parameters"],
         params_m=train["parameters"] / 1e6,
         layers=cfg["num_hidden_layers"],
@@ -242,6 +245,22 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         arith_compare=compare_table(inputs["arith_compare"]),
     )
 
+
+VALUE_CHECKS = {
+    "need": (
+        "a worked check (the `need` format) — every expression over three numbers combines one number"
+        " `x` with a result of the other two, so each line is\n  `x: need <r with x op r = 24> | <pair>"
+        " -> <pair results> | yes|no`, a pair result that is among the needed values marked `!` right"
+        " after it\n  (`240!`), stopping at the first `yes`"
+    ),
+    "pairs": (
+        "a worked check (the `pairs` format) — every expression over three numbers first combines a"
+        " pair, then the pair's result\n  with the third number, so the check writes each pair with its"
+        " whole results and the third number (`4 9 -> 13 5 36 | 11`),\n  then each result combined with"
+        " the third number (`13 11 -> 24! 2 143`), marking a 24 with `!` and stopping there; every\n"
+        "  step is the pair arithmetic of `propose`, and the only comparison is with the constant 24"
+    ),
+}
 
 TEMPLATE = """# chainlab-tiny — model card
 
@@ -263,12 +282,9 @@ Each conversation has a system message (one of 12 wordings, or none), 0–2 earl
 the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_data.py`):
 
 * `propose`: every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order;
-* `value`: a worked check — every expression over three numbers combines one number `x` with a result
-  of the other two, so each line is `x: need <r with x op r = 24> | <pair> -> <pair results> | yes|no`,
-  a pair result that is among the needed values marked `!` right after it (`240!`), stopping at the
-  first `yes` — then `sure` or `impossible`. {value_states} *wide* random states (numbers up to
-  200, solvable ones built backwards from a needed value), so that doing the check pays more than
-  remembering states.{mark_text}
+* `value`: {value_check} — then `sure` or `impossible`. {value_states} *wide* random states
+  (numbers up to 200, solvable ones built backwards from a needed value), so that doing the check
+  pays more than remembering states.{mark_text}
 * `judge`: the expression worked out operation by operation, `Numbers:` it uses next to the puzzle's
   `Input:`, `Same numbers: yes|no`, `Makes 24: yes|no`, then `Verdict: correct|incorrect`; wrong
   answers are near misses (one operator or number changed, another puzzle's answer) or, for 35%,

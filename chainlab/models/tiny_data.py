@@ -57,6 +57,8 @@ SYSTEMS: list[str | None] = [
 ]
 
 MATCH = "!"  # marks a pair result that is among the needed values in a value check
+VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
+PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
 SKILLS = ("io", "cot", "propose", "value", "judge")
 DEFAULT_MIX = {"io": 0.05, "cot": 0.12, "propose": 0.28, "value": 0.32, "judge": 0.23}
@@ -285,9 +287,51 @@ def value_check(state) -> tuple[list[str], bool]:
     return lines, False
 
 
-def value_answer(state) -> str:
-    """Target of the value skill: the worked check, then ``sure`` or ``impossible``."""
-    lines, ok = value_check(state)
+def pair_check(state) -> tuple[list[str], bool]:
+    """The ``pairs`` value check of a 2- or 3-number whole-number state: lines, and the verdict.
+
+    Every expression over three numbers first combines a pair, then the pair's result with the
+    third number. The check writes each pair with its whole results and the third number
+    (``4 6 -> 10 2 24 | 8``), then one line per result combined with the third number
+    (``24 8 -> 32 16 3``), and marks a result of 24 with ``!`` (``24!``), stopping there. Every
+    step is the pair arithmetic that ``propose`` does, and the only comparison is with the
+    constant 24, where :func:`value_check` matches a result against a list of needed values.
+    Second-level results above :data:`PAIRS_LIMIT` are left out: they are never 24. With two
+    numbers the check is their one line. The verdict equals :func:`value_check`'s.
+    """
+    nums = sorted(Fraction(n) for n in state)
+    if any(n.denominator != 1 for n in nums) or len(nums) not in (2, 3):
+        raise ValueError(f"pair_check takes 2 or 3 whole numbers, got {format_numbers(nums)}")
+
+    def marked(vals: list[int]) -> str:
+        return " ".join(f"{v}{MATCH}" if v == 24 else str(v) for v in vals)
+
+    if len(nums) == 2:
+        got = _pair_results(*nums)
+        return [f"{format_numbers(nums)} -> {marked(got)}"], 24 in got
+    lines: list[str] = []
+    seen: set[tuple[Fraction, ...]] = set()
+    for i, j, k in ((0, 1, 2), (0, 2, 1), (1, 2, 0)):
+        y, z, x = nums[i], nums[j], nums[k]
+        if (y, z, x) in seen:
+            continue
+        seen.add((y, z, x))
+        firsts = _pair_results(y, z)
+        lines.append(f"{format_numbers((y, z))} -> {' '.join(map(str, firsts))} | {format_number(x)}")
+        for r in firsts:
+            got = [g for g in _pair_results(Fraction(r), x) if g <= PAIRS_LIMIT]
+            lines.append(f"{r} {format_number(x)} -> {marked(got)}")
+            if 24 in got:
+                return lines, True
+    return lines, False
+
+
+def value_answer(state, value_format: str = "need") -> str:
+    """Target of the value skill: the worked check (``value_format``: ``need`` for
+    :func:`value_check`, ``pairs`` for :func:`pair_check`), then ``sure`` or ``impossible``."""
+    if value_format not in VALUE_FORMATS:
+        raise ValueError(f"Unknown value format {value_format!r}; choose from {', '.join(VALUE_FORMATS)}.")
+    lines, ok = (value_check if value_format == "need" else pair_check)(state)
     return "\n".join([*lines, "sure" if ok else "impossible"])
 
 
@@ -419,11 +463,14 @@ def judge_answer(nums, expr: str) -> str:
 # ---------------------------------------------------------------- one turn per skill
 
 
-def make_turn(skill: str, rng: random.Random, wide_share: float = WIDE_SHARE) -> tuple[str, str]:
+def make_turn(
+    skill: str, rng: random.Random, wide_share: float = WIDE_SHARE, value_format: str = "need"
+) -> tuple[str, str]:
     """A (user message, assistant answer) pair of ``skill``.
 
     ``wide_share``: the share of 3-number value states drawn wide (numbers up to ``WIDE_MAX``)
-    rather than from puzzle-like states.
+    rather than from puzzle-like states. ``value_format``: the worked value check
+    (:func:`value_answer`).
     """
     if skill == "io":
         nums = random_start(rng, solvable=True)
@@ -449,7 +496,7 @@ def make_turn(skill: str, rng: random.Random, wide_share: float = WIDE_SHARE) ->
             state = wide_state(rng, solvable=ok)
         else:
             state = random_state(rng, size, solvable=ok)
-        return P.value_user(state), value_answer(state)
+        return P.value_user(state), value_answer(state, value_format)
     if skill == "judge":
         nums = random_start(rng, solvable=True)
         good = rng.random() < 0.5
@@ -459,7 +506,10 @@ def make_turn(skill: str, rng: random.Random, wide_share: float = WIDE_SHARE) ->
 
 
 def make_example(
-    rng: random.Random, mix: dict[str, float] = DEFAULT_MIX, wide_share: float = WIDE_SHARE
+    rng: random.Random,
+    mix: dict[str, float] = DEFAULT_MIX,
+    wide_share: float = WIDE_SHARE,
+    value_format: str = "need",
 ) -> Example:
     """A conversation: random system context, 0-2 earlier turns of the same skill, the final turn."""
     skill = rng.choices(list(mix), weights=list(mix.values()))[0]
@@ -468,19 +518,26 @@ def make_example(
     n_prev = 0 if r < 0.72 else 1 if r < 0.92 else 2
     if skill == "propose" and n_prev:  # long answers: keep few-shot propose short
         n_prev = 1
-    turns = [make_turn(skill, rng, wide_share) for _ in range(n_prev + 1)]
+    turns = [make_turn(skill, rng, wide_share, value_format) for _ in range(n_prev + 1)]
     return Example(skill, system, turns)
 
 
 def iter_examples(
-    n: int, seed: int = 0, mix: dict[str, float] = DEFAULT_MIX, wide_share: float = WIDE_SHARE
+    n: int,
+    seed: int = 0,
+    mix: dict[str, float] = DEFAULT_MIX,
+    wide_share: float = WIDE_SHARE,
+    value_format: str = "need",
 ) -> Iterator[Example]:
-    """``n`` training examples, reproducible from ``seed`` (and ``wide_share``, see :func:`make_turn`)."""
+    """``n`` training examples, reproducible from ``seed`` (and the other options, see
+    :func:`make_turn`)."""
     if not 0.0 <= wide_share <= 1.0:
         raise ValueError(f"wide_share must be within 0..1, got {wide_share}")
+    if value_format not in VALUE_FORMATS:
+        raise ValueError(f"Unknown value format {value_format!r}; choose from {', '.join(VALUE_FORMATS)}.")
     rng = random.Random(seed)
     for _ in range(n):
-        yield make_example(rng, mix, wide_share)
+        yield make_example(rng, mix, wide_share, value_format)
 
 
 def calibration_texts(n: int = 128, seed: int = 1234) -> list[str]:
@@ -508,6 +565,7 @@ def write_dataset(
     seed: int = 0,
     wide_share: float = WIDE_SHARE,
     mix: dict[str, float] = DEFAULT_MIX,
+    value_format: str = "need",
 ) -> Path:
     """Write ``n`` examples as JSONL (skill, text, answer spans), with a progress bar."""
     import json
@@ -518,7 +576,7 @@ def write_dataset(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     with open(tmp, "w") as f:
-        examples = iter_examples(n, seed, mix, wide_share)
+        examples = iter_examples(n, seed, mix, wide_share, value_format)
         for ex in tqdm(examples, total=n, desc="training data", unit="ex"):
             rec = {"skill": ex.skill, "text": ex.text(), "spans": ex.answer_spans()}
             f.write(json.dumps(rec) + "\n")

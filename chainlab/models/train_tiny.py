@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from chainlab.models.tiny_data import DEFAULT_MIX, SKILLS, WIDE_SHARE
+from chainlab.models.tiny_data import DEFAULT_MIX, SKILLS, VALUE_FORMATS, WIDE_SHARE
 
 LLAMA2_CHAT_TEMPLATE = (
     "{% if messages[0]['role'] == 'system' %}"
@@ -63,6 +63,7 @@ DEFAULTS = dict(
     late_share=0.0,  # curriculum: share of the examples trained last, in their own phase
     late_wide_share=1.0,  # wide share of the late phase's value states
     mix=dict(DEFAULT_MIX),  # skill weights of the training conversations
+    value_format="need",  # the worked value check (tiny_data.value_answer)
 )
 
 
@@ -101,6 +102,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mix", default=format_mix(DEFAULTS["mix"]),
         help="skill weights of the training conversations (default: %(default)s)",
+    )
+    p.add_argument(
+        "--value-format", choices=VALUE_FORMATS, default=DEFAULTS["value_format"],
+        help="the value skill's worked check: 'need' matches pair results against the values each "
+        "number needs, 'pairs' combines every pair and then each result with the third number "
+        "(default: %(default)s)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
@@ -172,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         mark_weight=args.mark_weight,
         late_share=args.late_share,
         late_wide_share=args.late_wide_share,
+        value_format=args.value_format,
     )
     for flag, value in (("--wide-share", args.wide_share), ("--late-wide-share", args.late_wide_share)):
         if not 0.0 <= value <= 1.0:
@@ -194,6 +202,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.data and cfg["mix"] != DEFAULTS["mix"]:
         print("error: --mix shapes generated data; drop --data, or drop --mix to train on the given file.", file=sys.stderr)
+        return 2
+    if args.data and cfg["value_format"] != DEFAULTS["value_format"]:
+        print(
+            "error: --value-format shapes generated data; drop --data, or drop --value-format to "
+            "train on the given file.",
+            file=sys.stderr,
+        )
         return 2
     if args.mark_weight <= 0:
         print(f"error: --mark-weight must be > 0, got {args.mark_weight}.", file=sys.stderr)
@@ -444,10 +459,12 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
     n_late = round(n * late)
 
     mix = cfg.get("mix", DEFAULTS["mix"])
+    value_format = cfg.get("value_format", DEFAULTS["value_format"])
 
     def path(n_: int, seed_: int, wide_: float) -> Path:
         tag = "" if wide_ == DEFAULTS["wide_share"] else f"-w{wide_:g}"
         tag += "" if mix == DEFAULTS["mix"] else "-m" + hashlib.sha1(format_mix(mix).encode()).hexdigest()[:8]
+        tag += "" if value_format == DEFAULTS["value_format"] else f"-v{value_format}"
         return out / f"data-s{seed_}-n{n_}{tag}.jsonl"
 
     phases = [(path(n - n_late, seed, wide), n - n_late, seed, wide)]
@@ -489,7 +506,10 @@ def train(
         phase_records = []
         for path, n, seed, wide in data_phases(cfg, out):
             if not path.exists():
-                write_dataset(path, n, seed, wide, cfg.get("mix", DEFAULTS["mix"]))
+                write_dataset(
+                    path, n, seed, wide, cfg.get("mix", DEFAULTS["mix"]),
+                    cfg.get("value_format", DEFAULTS["value_format"]),
+                )
             phase_records.append(load_records(path))
     records = [rec for recs in phase_records for rec in recs]
     t_data = time.time() - t_start
