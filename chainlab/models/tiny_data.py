@@ -56,7 +56,7 @@ SYSTEMS: list[str | None] = [
     "You are a cheerful pirate who is also good at math.",
 ]
 
-MATCH = "!"  # marks a pair result that is among the needed values in a value check
+MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
@@ -293,7 +293,7 @@ def pair_check(state) -> tuple[list[str], bool]:
     Every expression over three numbers first combines a pair, then the pair's result with the
     third number. The check writes each pair with its whole results and the third number
     (``4 6 -> 10 2 24 | 8``), then one line per result combined with the third number
-    (``24 8 -> 32 16 3``), and marks a result of 24 with ``!`` (``24!``), stopping there. Every
+    (``24 8 -> 32 16 192 3``), and marks a result of 24 with ``!`` (``24!``), stopping there. Every
     step is the pair arithmetic that ``propose`` does, and the only comparison is with the
     constant 24, where :func:`value_check` matches a result against a list of needed values.
     Second-level results above :data:`PAIRS_LIMIT` are left out: they are never 24. With two
@@ -320,17 +320,21 @@ def pair_check(state) -> tuple[list[str], bool]:
         lines.append(f"{format_numbers((y, z))} -> {' '.join(map(str, firsts))} | {format_number(x)}")
         for r in firsts:
             got = [g for g in _pair_results(Fraction(r), x) if g <= PAIRS_LIMIT]
-            lines.append(f"{r} {format_number(x)} -> {marked(got)}")
+            lines.append(f"{r} {format_number(x)} -> {marked(got)}")  # "-> " alone if none is left
             if 24 in got:
                 return lines, True
     return lines, False
 
 
+def _check_value_format(value_format: str) -> None:
+    if value_format not in VALUE_FORMATS:
+        raise ValueError(f"Unknown value format {value_format!r}; choose from {', '.join(VALUE_FORMATS)}.")
+
+
 def value_answer(state, value_format: str = "need") -> str:
     """Target of the value skill: the worked check (``value_format``: ``need`` for
     :func:`value_check`, ``pairs`` for :func:`pair_check`), then ``sure`` or ``impossible``."""
-    if value_format not in VALUE_FORMATS:
-        raise ValueError(f"Unknown value format {value_format!r}; choose from {', '.join(VALUE_FORMATS)}.")
+    _check_value_format(value_format)
     lines, ok = (value_check if value_format == "need" else pair_check)(state)
     return "\n".join([*lines, "sure" if ok else "impossible"])
 
@@ -533,8 +537,7 @@ def iter_examples(
     :func:`make_turn`)."""
     if not 0.0 <= wide_share <= 1.0:
         raise ValueError(f"wide_share must be within 0..1, got {wide_share}")
-    if value_format not in VALUE_FORMATS:
-        raise ValueError(f"Unknown value format {value_format!r}; choose from {', '.join(VALUE_FORMATS)}.")
+    _check_value_format(value_format)
     rng = random.Random(seed)
     for _ in range(n):
         yield make_example(rng, mix, wide_share, value_format)
