@@ -33,12 +33,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python benchmarks/bench_llm.py
 
-# Retrain the embedded model from scratch (about 85 minutes on 2 CPU threads): the recipe of
+# Retrain the embedded model from scratch (about 90 minutes on 2 CPU threads): the recipe of
 # chainlab/models/weights/chainlab-tiny/MODEL_CARD.md, into runs/chainlab-tiny.
 tiny-model: $(STAMP)
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-base --examples 100000 --threads 2
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base \
-		--examples 15000 --lr 5e-4 --seed 1 --wide-share 1 --mark-weight 4 --threads 2
+		--examples 28000 --lr 5e-4 --seed 1 --wide-share 1 --mark-weight 4 \
+		--value-format pairs --threads 2 --compile
 
 clean:
 	rm -rf $(VENV) build *.egg-info

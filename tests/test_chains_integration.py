@@ -62,3 +62,25 @@ def test_tiny_proposes_valid_steps_and_values_states():
         for s in ("2 12", "1 2 12", "1 1 2", "5 7")
     }
     assert verdicts == {"2 12": "sure", "1 2 12": "sure", "1 1 2": "impossible", "5 7": "impossible"}
+
+
+def test_least_to_most_on_tiny_with_the_arith_adapter():
+    """Least-to-most on the real adapter: one decompose call, then one call per sub-question step
+    for the whole batch; whatever the model writes, every problem gets a trace and a score."""
+    from chainlab.chains import least_to_most
+    from chainlab.llms import load_llm
+    from chainlab.tasks import get_task
+
+    if "chainlab-tiny-arith" not in available():
+        pytest.skip("chainlab-tiny-arith is not packaged")
+    llm = load_llm("chainlab-tiny", adapter="chainlab-tiny-arith", max_new_tokens=64)
+    task = get_task("arith", n=2, seed=3)
+    results = least_to_most(llm, task=task, max_subquestions=3).batch(task.load())
+    steps = max(len(r.extra["subquestions"]) for r in results)
+    for r in results:
+        stages = r.trace.stages()
+        assert stages[0] == "decompose" and stages[-1] == "answer"
+        assert stages.count("solve") == len(r.extra["subquestions"]) <= 3
+        assert r.correct in (True, False) and r.usage.completion_tokens > 0
+    # calls are shared across the batch: decompose once, then one call per step
+    assert results[0].extra["llm_calls"] == 1 + steps

@@ -310,10 +310,11 @@ judge on correct vs corrupted answers of the test puzzles.
 
 {compare}
 ## The arithmetic adapter `chainlab-tiny-arith`
-`chainlab arith-data --out arith.jsonl --n 6000 --kinds steps=0.5,direct=0.15,verify=0.35` (each
+`chainlab arith-data --out arith.jsonl --n 24000` (32,501 records from 24,000 problems; each
 verify problem gives a pair of records, its true solution and a corrupted one; the verify check
 compares two numbers by subtracting them, `4 * 9 = 36 | 27 | 36 - 27 = 9 | no`) then
-`chainlab finetune --model chainlab-tiny --data arith.jsonl --out chainlab-tiny-arith --rank 16 --alpha 32 --epochs 2`;
+`chainlab finetune --model chainlab-tiny --data arith.jsonl --out chainlab-tiny-arith --rank 16 --alpha 32 --epochs 1`
+(2,032 steps, about 26 minutes on 2 threads);
 measured with `chainlab eval-tiny --skills arith [--adapter chainlab-tiny-arith]` on held-out problems
 (the test split of `chainlab.tasks.arith`, never trained on).
 
