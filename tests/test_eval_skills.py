@@ -53,10 +53,12 @@ def test_arith_scoring():
 
 def test_eval_tiny_on_the_shipped_model(tmp_path, capsys):
     out = tmp_path / "skills.json"
-    args = ["eval-tiny", "--puzzles", "2", "--states", "4", "--samples", "1", "--out", str(out)]
+    # 8 puzzles: the model's greedy lists drift to a neighbouring multiset on some puzzles (on 1 2 4 7
+    # it writes the lines of 1 2 4 5 from the fifth on), so fewer would test one puzzle's luck
+    args = ["eval-tiny", "--puzzles", "8", "--states", "4", "--samples", "1", "--out", str(out)]
     assert main(args) == 0
     res = json.loads(out.read_text())
-    assert res["puzzles"] == 2 and res["value_states"] == 4 and res["judge_items"] == 4
+    assert res["puzzles"] == 8 and res["value_states"] == 4 and res["judge_items"] == 16
     assert res["propose_lines"] > 2
     for key in ("propose_valid", "propose_valid_greedy", "value_accuracy", "judge_accuracy"):
         assert 0.0 <= res[key] <= 1.0, key
