@@ -108,6 +108,14 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "the value skill learns the `pairs` check (below)" in card
     assert "(the `pairs` format)" in card and "`13 11 -> 24! 2 143`" in card and "need <r" not in card
 
+    # so does one that gives the judge more answers to other puzzles
+    two["config"].update(judge_other_share=0.5)
+    _write(d / "training_summary.json", two)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "--judge-other-share 0.5 --threads 2 --compile`" in card
+    assert "50% of the judge's wrong answers are correct answers to another puzzle" in card
+
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
     assert main(["model-card", "--dir", str(tmp_path), "--skills", str(tmp_path / "no.json")]) == 2
@@ -138,6 +146,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
         assert float(opts.get("mark-weight", 1)) == cfg.get("mark_weight", 1.0)
         assert parse_mix(opts.get("mix", format_mix(DEFAULT_MIX))) == cfg.get("mix", DEFAULT_MIX)
         assert opts.get("value-format", "need") == cfg.get("value_format", "need")
+        assert float(opts.get("judge-other-share", 0)) == cfg.get("judge_other_share", 0.0)
         if "init_from" not in cfg:  # a continued run keeps its init model's architecture
             assert int(opts.get("heads", 8)) == cfg.get("heads", 8)
             assert int(opts.get("layers", 6)) == cfg.get("layers", 6)

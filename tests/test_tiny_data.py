@@ -191,6 +191,25 @@ def test_value_format_reaches_the_examples():
         next(D.iter_examples(1, value_format="x"))
 
 
+def test_judge_other_share_sets_the_share_of_other_puzzle_answers():
+    from chainlab.models.tiny_data import _correct, training_wrong_expression
+    from chainlab.tasks.game24_math import expression_numbers
+
+    def other_share(share: float) -> float:
+        rng, nums = random.Random(5), (1, 2, 3, 20)  # a train start (20 is outside 1..13)
+        exprs = [training_wrong_expression(nums, rng, share) for _ in range(300)]
+        assert not any(_correct(nums, e) for e in exprs)
+        return sum(sorted(expression_numbers(e)) != sorted(nums) and D.evaluate_expression(e) == 24
+                   for e in exprs) / len(exprs)
+
+    assert other_share(0.0) < 0.2 and other_share(1.0) == 1.0 and 0.4 < other_share(0.5) < 0.7
+    # 0 draws exactly what the generator drew before the option existed
+    assert [e.text() for e in D.iter_examples(40, seed=3)] == [
+        e.text() for e in D.iter_examples(40, seed=3, judge_other_share=0.0)]
+    with pytest.raises(ValueError, match="judge_other_share"):
+        next(D.iter_examples(1, judge_other_share=2))
+
+
 def test_propose_targets_are_every_whole_move():
     ans = D.proposals((4, 5, 6, 10))
     assert all(s.result.denominator == 1 and s.result != 0 for s in ans)

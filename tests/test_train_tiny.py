@@ -172,6 +172,19 @@ def test_value_format_option(tmp_path, capsys):
     assert "drop --data" in capsys.readouterr().err
 
 
+def test_judge_other_share_option(tmp_path, capsys):
+    from chainlab.models.train_tiny import DEFAULTS, data_phases
+
+    out = tmp_path / "judge"
+    assert main(["train-tiny", "--out", str(out), *SMALL, "--judge-other-share", "0.5"]) == 0
+    assert json.loads((out / "training_log.json").read_text())["config"]["judge_other_share"] == 0.5
+    (data,) = out.glob("data-s0-n48-j0.5.jsonl")
+    assert data_phases(dict(DEFAULTS, judge_other_share=0.5), tmp_path)[0][0].name == "data-s0-n100000-j0.5.jsonl"
+    for bad in (["--judge-other-share", "1.5"], ["--judge-other-share", "0.5", "--data", str(data)]):
+        assert main(["train-tiny", "--out", str(tmp_path / "bad"), *bad]) == 2
+        assert "--judge-other-share" in capsys.readouterr().err
+
+
 def test_heads_option(tmp_path):
     out = tmp_path / "heads"
     assert main(["train-tiny", "--out", str(out), *SMALL, "--heads", "2"]) == 0

@@ -100,7 +100,10 @@ def _recipe(tc: dict) -> dict:
     Runs logged before an option existed lack its key and used its default."""
     from chainlab.models.train_tiny import DEFAULTS
 
-    keys = ("wide_share", "late_share", "late_wide_share", "mark_weight", "mix", "value_format")
+    keys = (
+        "wide_share", "late_share", "late_wide_share", "mark_weight", "mix", "value_format",
+        "judge_other_share",
+    )  # fmt: skip
     return {k: tc.get(k, DEFAULTS[k]) for k in keys}
 
 
@@ -201,6 +204,11 @@ def training_text(train: dict) -> tuple[str, str, str]:
         stage2.append(f"the value skill learns the `{r2['value_format']}` check (below)")
     if mark2 != 1.0:
         stage2.append(f"the loss weighs the value check's `!` mark {mark2:g}×")
+    if r2["judge_other_share"] != _recipe(tc)["judge_other_share"]:
+        stage2.append(
+            f"{r2['judge_other_share']:.0%} of the judge's wrong answers are correct answers to "
+            "another puzzle"
+        )
     if r2["mix"] != _recipe(tc)["mix"]:
         total_w = sum(r2["mix"].values())
         shares = ", ".join(f"{k} {v / total_w:.0%}" for k, v in r2["mix"].items())

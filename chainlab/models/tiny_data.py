@@ -393,9 +393,26 @@ def random_wrong_expression(nums, rng: random.Random) -> str:
     return corrupt_expression(nums, rng)
 
 
-def training_wrong_expression(nums, rng: random.Random) -> str:
-    """A wrong answer for judge training: a near miss (:func:`corrupt_expression`) or, with
-    probability ``RANDOM_WRONG_SHARE``, random steps over the same numbers."""
+def other_puzzle_expression(nums, rng: random.Random) -> str:
+    """A wrong answer that solves *another* puzzle: a correct 24 over other numbers."""
+    for _ in range(50):
+        other = random_start(rng, solvable=True)
+        if sorted(other) == sorted(nums):
+            continue
+        _, expr = solution(other, rng)
+        if not _correct(nums, expr):
+            return expr
+    raise RuntimeError(f"no other puzzle's answer found for {format_numbers(nums)}")
+
+
+def training_wrong_expression(nums, rng: random.Random, other_share: float = 0.0) -> str:
+    """A wrong answer for judge training: with probability ``other_share`` an answer to another
+    puzzle (:func:`other_puzzle_expression`); otherwise a near miss (:func:`corrupt_expression`)
+    or, with probability ``RANDOM_WRONG_SHARE``, random steps over the same numbers.
+
+    ``other_share`` 0 draws exactly as before it existed (no extra random number)."""
+    if other_share and rng.random() < other_share:
+        return other_puzzle_expression(nums, rng)
     if rng.random() < RANDOM_WRONG_SHARE:
         return random_wrong_expression(nums, rng)
     return corrupt_expression(nums, rng)
@@ -468,13 +485,18 @@ def judge_answer(nums, expr: str) -> str:
 
 
 def make_turn(
-    skill: str, rng: random.Random, wide_share: float = WIDE_SHARE, value_format: str = "need"
+    skill: str,
+    rng: random.Random,
+    wide_share: float = WIDE_SHARE,
+    value_format: str = "need",
+    judge_other_share: float = 0.0,
 ) -> tuple[str, str]:
     """A (user message, assistant answer) pair of ``skill``.
 
     ``wide_share``: the share of 3-number value states drawn wide (numbers up to ``WIDE_MAX``)
     rather than from puzzle-like states. ``value_format``: the worked value check
-    (:func:`value_answer`).
+    (:func:`value_answer`). ``judge_other_share``: the share of the judge's wrong answers that
+    answer another puzzle (:func:`training_wrong_expression`).
     """
     if skill == "io":
         nums = random_start(rng, solvable=True)
@@ -504,7 +526,7 @@ def make_turn(
     if skill == "judge":
         nums = random_start(rng, solvable=True)
         good = rng.random() < 0.5
-        expr = solution(nums, rng)[1] if good else training_wrong_expression(nums, rng)
+        expr = solution(nums, rng)[1] if good else training_wrong_expression(nums, rng, judge_other_share)
         return P.judge_user(nums, expr), judge_answer(nums, expr)
     raise ValueError(f"Unknown skill {skill!r}; choose from {SKILLS}.")
 
@@ -514,6 +536,7 @@ def make_example(
     mix: dict[str, float] = DEFAULT_MIX,
     wide_share: float = WIDE_SHARE,
     value_format: str = "need",
+    judge_other_share: float = 0.0,
 ) -> Example:
     """A conversation: random system context, 0-2 earlier turns of the same skill, the final turn."""
     skill = rng.choices(list(mix), weights=list(mix.values()))[0]
@@ -522,7 +545,9 @@ def make_example(
     n_prev = 0 if r < 0.72 else 1 if r < 0.92 else 2
     if skill == "propose" and n_prev:  # long answers: keep few-shot propose short
         n_prev = 1
-    turns = [make_turn(skill, rng, wide_share, value_format) for _ in range(n_prev + 1)]
+    turns = [
+        make_turn(skill, rng, wide_share, value_format, judge_other_share) for _ in range(n_prev + 1)
+    ]
     return Example(skill, system, turns)
 
 
@@ -532,15 +557,18 @@ def iter_examples(
     mix: dict[str, float] = DEFAULT_MIX,
     wide_share: float = WIDE_SHARE,
     value_format: str = "need",
+    judge_other_share: float = 0.0,
 ) -> Iterator[Example]:
     """``n`` training examples, reproducible from ``seed`` (and the other options, see
     :func:`make_turn`)."""
     if not 0.0 <= wide_share <= 1.0:
         raise ValueError(f"wide_share must be within 0..1, got {wide_share}")
+    if not 0.0 <= judge_other_share <= 1.0:
+        raise ValueError(f"judge_other_share must be within 0..1, got {judge_other_share}")
     _check_value_format(value_format)
     rng = random.Random(seed)
     for _ in range(n):
-        yield make_example(rng, mix, wide_share, value_format)
+        yield make_example(rng, mix, wide_share, value_format, judge_other_share)
 
 
 def calibration_texts(n: int = 128, seed: int = 1234) -> list[str]:
@@ -569,6 +597,7 @@ def write_dataset(
     wide_share: float = WIDE_SHARE,
     mix: dict[str, float] = DEFAULT_MIX,
     value_format: str = "need",
+    judge_other_share: float = 0.0,
 ) -> Path:
     """Write ``n`` examples as JSONL (skill, text, answer spans), with a progress bar."""
     import json
@@ -579,7 +608,7 @@ def write_dataset(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     with open(tmp, "w") as f:
-        examples = iter_examples(n, seed, mix, wide_share, value_format)
+        examples = iter_examples(n, seed, mix, wide_share, value_format, judge_other_share)
         for ex in tqdm(examples, total=n, desc="training data", unit="ex"):
             rec = {"skill": ex.skill, "text": ex.text(), "spans": ex.answer_spans()}
             f.write(json.dumps(rec) + "\n")

@@ -64,6 +64,7 @@ DEFAULTS = dict(
     late_wide_share=1.0,  # wide share of the late phase's value states
     mix=dict(DEFAULT_MIX),  # skill weights of the training conversations
     value_format="need",  # the worked value check (tiny_data.value_answer)
+    judge_other_share=0.0,  # share of the judge's wrong answers that answer another puzzle
 )
 
 
@@ -108,6 +109,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the value skill's worked check: 'need' matches pair results against the values each "
         "number needs, 'pairs' combines every pair and then each result with the third number "
         "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--judge-other-share", type=float, default=DEFAULTS["judge_other_share"],
+        help="share of the judge skill's wrong answers that are a correct answer to another puzzle "
+        "(the rest are near misses and random steps; default: %(default)s, which leaves them at "
+        "the near-miss mix's 13%%)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
@@ -180,8 +187,13 @@ def run(args: argparse.Namespace) -> int:
         late_share=args.late_share,
         late_wide_share=args.late_wide_share,
         value_format=args.value_format,
+        judge_other_share=args.judge_other_share,
     )
-    for flag, value in (("--wide-share", args.wide_share), ("--late-wide-share", args.late_wide_share)):
+    for flag, value in (
+        ("--wide-share", args.wide_share),
+        ("--late-wide-share", args.late_wide_share),
+        ("--judge-other-share", args.judge_other_share),
+    ):
         if not 0.0 <= value <= 1.0:
             print(f"error: {flag} must be within 0..1, got {value}.", file=sys.stderr)
             return 2
@@ -207,6 +219,13 @@ def run(args: argparse.Namespace) -> int:
         print(
             "error: --value-format shapes generated data; drop --data, or drop --value-format to "
             "train on the given file.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.data and cfg["judge_other_share"] != DEFAULTS["judge_other_share"]:
+        print(
+            "error: --judge-other-share shapes generated data; drop --data, or drop "
+            "--judge-other-share to train on the given file.",
             file=sys.stderr,
         )
         return 2
@@ -460,11 +479,13 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
 
     mix = cfg.get("mix", DEFAULTS["mix"])
     value_format = cfg.get("value_format", DEFAULTS["value_format"])
+    judge_other = cfg.get("judge_other_share", DEFAULTS["judge_other_share"])
 
     def path(n_: int, seed_: int, wide_: float) -> Path:
         tag = "" if wide_ == DEFAULTS["wide_share"] else f"-w{wide_:g}"
         tag += "" if mix == DEFAULTS["mix"] else "-m" + hashlib.sha1(format_mix(mix).encode()).hexdigest()[:8]
         tag += "" if value_format == DEFAULTS["value_format"] else f"-v{value_format}"
+        tag += "" if judge_other == DEFAULTS["judge_other_share"] else f"-j{judge_other:g}"
         return out / f"data-s{seed_}-n{n_}{tag}.jsonl"
 
     phases = [(path(n - n_late, seed, wide), n - n_late, seed, wide)]
@@ -509,6 +530,7 @@ def train(
                 write_dataset(
                     path, n, seed, wide, cfg.get("mix", DEFAULTS["mix"]),
                     cfg.get("value_format", DEFAULTS["value_format"]),
+                    cfg.get("judge_other_share", DEFAULTS["judge_other_share"]),
                 )
             phase_records.append(load_records(path))
     records = [rec for recs in phase_records for rec in recs]
