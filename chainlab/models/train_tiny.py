@@ -212,23 +212,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.data and cfg["mix"] != DEFAULTS["mix"]:
-        print("error: --mix shapes generated data; drop --data, or drop --mix to train on the given file.", file=sys.stderr)
-        return 2
-    if args.data and cfg["value_format"] != DEFAULTS["value_format"]:
-        print(
-            "error: --value-format shapes generated data; drop --data, or drop --value-format to "
-            "train on the given file.",
-            file=sys.stderr,
-        )
-        return 2
-    if args.data and cfg["judge_other_share"] != DEFAULTS["judge_other_share"]:
-        print(
-            "error: --judge-other-share shapes generated data; drop --data, or drop "
-            "--judge-other-share to train on the given file.",
-            file=sys.stderr,
-        )
-        return 2
+    for key in ("mix", "value_format", "judge_other_share"):  # options that shape generated data
+        if args.data and cfg[key] != DEFAULTS[key]:
+            flag = "--" + key.replace("_", "-")
+            print(
+                f"error: {flag} shapes generated data; drop --data, or drop {flag} to train on the "
+                "given file.",
+                file=sys.stderr,
+            )
+            return 2
     if args.mark_weight <= 0:
         print(f"error: --mark-weight must be > 0, got {args.mark_weight}.", file=sys.stderr)
         return 2
