@@ -39,6 +39,21 @@ def test_self_consistency_uses_one_n_sampling_call(tiny):
     assert r.extra["llm_calls"] == 1 and len(r.trace.by_stage("generate")) == 4
 
 
+def test_self_consistency_likelihood_tie_break_scores_samples_on_tiny(tiny):
+    from chainlab.chains import chain_of_thought, self_consistency
+
+    base = chain_of_thought(tiny, task="game24", max_new_tokens=64, seed=0)
+    r = self_consistency(base, k=4, tie_break="likelihood", weighting="normalized_prob").invoke(
+        PUZZLE
+    )
+    assert r.extra["llm_calls"] == 2  # the samples, then one call scoring all of them
+    scored = r.trace.by_stage("score")
+    assert scored and all(0 < e.data["normalized_prob"] <= 1 for e in scored)
+    if r.answer is not None:
+        weights = r.trace.by_stage("vote")[0].data["weights"]
+        assert max(weights.values()) == pytest.approx(r.candidates[0].data["weight"])
+
+
 def test_tot_bfs_on_tiny(tiny):
     from chainlab.chains import tot_search
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.prompts import PromptTemplate
@@ -267,3 +269,82 @@ def test_verifier_greedy_first_samples_only_where_the_greedy_answer_is_rejected(
     r = none_pass.invoke({"question": "qc", "answer": "9"})
     assert r.extra["selection"] == "fallback:majority" and r.answer == "1"  # 1 1 2 2 3: a tie
     assert len(r.candidates) == 5
+
+
+# ------------------------------------------------------------------ likelihood tie-break / weighting
+
+
+class ScoringLLM(RecordingLLM):
+    """A RecordingLLM that also scores continuations: ``probs[text]`` is a sample's per-token
+    probability; every ``loglikelihood`` call is recorded."""
+
+    probs: dict[str, float] = {}
+    scored: list[list[tuple[str, str]]] = []
+
+    def loglikelihood(self, pairs, callbacks=None):
+        from chainlab.llms.loglikelihood import Likelihood
+
+        self.scored.append(list(pairs))
+        return [Likelihood(2 * math.log(self.probs.get(x, 0.5)), 2, False) for _, x in pairs]
+
+
+def test_majority_vote_tie_scores_break_ties_before_order():
+    groups, _ = majority_vote(cands("b", "a", "a", "b"), tie_scores=[0.1, 0.3, 0.2, 0.3])
+    assert groups[0].answer == "a"  # 0.5 against 0.4
+    groups, _ = majority_vote(cands("b", "a", "a"), tie_scores=[0.9, 0.1, 0.1])
+    assert groups[0].answer == "a"  # votes first: tie scores only break ties
+    with pytest.raises(ValueError, match="tie_scores must have one entry"):
+        majority_vote(cands("a"), tie_scores=[1, 2])
+
+
+def test_self_consistency_likelihood_tie_break_and_weighting_score_in_one_call():
+    texts = ["Answer: 7", "Answer: 8", "Answer: 8", "Answer: 7", "nothing"]
+    probs = {"Answer: 7": 0.4, "Answer: 8": 0.6}
+    llm = ScoringLLM(responder=lambda p, j: texts[j % 5], probs=probs, scored=[])
+    plain = self_consistency(direct(llm, task="gsm8k"), k=5).batch(["q1", "q2"])
+    assert [r.answer for r in plain] == ["7", "7"] and llm.scored == []  # first seen wins ties
+    tied = self_consistency(direct(llm, task="gsm8k"), k=5, tie_break="likelihood")
+    rs = tied.batch(["q1", "q2"])
+    assert [r.answer for r in rs] == ["8", "8"] and rs[0].confidence == pytest.approx(2 / 5)
+    assert len(llm.scored[-1]) == 8  # one call: 4 answered samples x 2 problems (abstainers not scored)
+    assert rs[0].extra["llm_calls"] == 2
+    scores = rs[0].trace.by_stage("score")
+    assert len(scores) == 4 and scores[0].data["normalized_prob"] == pytest.approx(0.4)
+    # weighting: a 3-1 majority of unlikely samples loses to one likely sample
+    llm.probs.update({"Answer: 5": 0.9, "Answer: 6": 0.2})
+    llm.responder = lambda p, j: ["Answer: 6", "Answer: 6", "Answer: 5", "Answer: 6"][j]
+    voted = self_consistency(direct(llm, task="gsm8k"), k=4).invoke("q")
+    weighted = self_consistency(direct(llm, task="gsm8k"), k=4, weighting="normalized_prob")
+    r = weighted.invoke("q")
+    assert voted.answer == "6" and r.answer == "5" and r.confidence == pytest.approx(1 / 4)
+    assert r.trace.by_stage("vote")[0].data["weights"] == pytest.approx({"5": 0.9, "6": 0.6})
+
+
+def test_likelihood_options_need_a_scoring_llm_and_valid_values():
+    llm = samples("Answer: 1")
+    with pytest.raises(ValueError, match="loglikelihood.*LocalLLM"):
+        self_consistency(direct(llm, task="gsm8k"), k=2, tie_break="likelihood").invoke("q")
+    with pytest.raises(ValueError, match="loglikelihood.*LocalLLM"):
+        verifier(direct(llm, task="gsm8k"), k=2, tie_break="likelihood").invoke("q")
+    scoring = ScoringLLM(responder=lambda p, j: "Answer: 1", scored=[])
+    with pytest.raises(ValueError, match="weighting(.|\n)*'votes' or 'normalized_prob'"):
+        self_consistency(direct(scoring, task="gsm8k"), k=2, weighting="prob").invoke("q")
+    with pytest.raises(ValueError, match="tie_break(.|\n)*'first' or 'likelihood'"):
+        self_consistency(direct(scoring, task="gsm8k"), k=2, tie_break="last").invoke("q")
+
+
+def test_verifier_likelihood_tie_break_among_equally_passed_answers():
+    """The judge passes everything and the votes tie 2-2: the likelier answer wins, not the first."""
+    answers = ["Answer: 1", "Answer: 2", "Answer: 2", "Answer: 1"]
+    llm = ScoringLLM(
+        responder=lambda p, j: "Verdict: correct" if "Proposed answer:" in p else answers[j],
+        probs={"Answer: 1": 0.3, "Answer: 2": 0.7},
+        scored=[],
+    )
+    first = verifier(direct(llm, task="gsm8k"), k=4).invoke({"question": "q", "answer": "2"})
+    r = verifier(direct(llm, task="gsm8k"), k=4, tie_break="likelihood").invoke(
+        {"question": "q", "answer": "2"}
+    )
+    assert first.answer == "1" and r.answer == "2" and r.correct
+    assert len(llm.scored) == 1 and len(llm.scored[0]) == 4  # generate, judge, then one score call
+    assert r.extra["llm_calls"] == 3

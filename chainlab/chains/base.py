@@ -110,10 +110,26 @@ class Run:
         """
         if not prompts:
             return [], None
+        return self._call(stage, lambda: complete(llm, prompts, params, callbacks=self.callbacks))
+
+    def loglikelihood(
+        self, llm: Any, pairs: Sequence[tuple[str, str]], stage: str
+    ) -> tuple[list[Any], int | None]:
+        """One batched ``llm.loglikelihood`` call over (prompt, continuation) pairs; returns
+        (one ``Likelihood`` per pair, call index).
+
+        Raises:
+            StrategyError: the LLM raised; the error is recorded in every trace first.
+        """
+        if not pairs:
+            return [], None
+        return self._call(stage, lambda: llm.loglikelihood(list(pairs), callbacks=self.callbacks))
+
+    def _call(self, stage: str, fn: Callable[[], Any]) -> tuple[Any, int]:
         index = self.calls
         self.calls += 1
         try:
-            return complete(llm, prompts, params, callbacks=self.callbacks), index
+            return fn(), index
         except Exception as exc:
             for trace in self.traces:
                 trace.add(

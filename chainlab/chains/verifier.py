@@ -5,8 +5,9 @@ The judge (the task's judge prompt, or ``judge=`` a template/function of the pro
 the fraction of ``correct`` verdicts. All judge prompts of all problems go in one batched call.
 
 Selection: the best-scoring candidate with ``score >= threshold`` (among candidates tied on the
-best score, the answer most of them share, then the first seen — a judge that passes several
-candidates still lets agreement decide); with
+best score, the answer most of them share, then — with ``tie_break="likelihood"`` and a LocalLLM —
+the answer whose samples the model finds likelier (:mod:`chainlab.chains.likelihood`), then the
+first seen: a judge that passes several candidates still lets agreement decide); with
 ``weighted=True``, candidates vote for their answer with their score as weight. When none passes,
 ``fallback`` decides: ``majority`` (self-consistency vote over the candidates), ``best`` (the
 highest score anyway) or ``none`` (no answer).
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 from chainlab.chains.base import Outcome, PromptSpec, Run, Strategy, check_positive, render_prompt
 from chainlab.chains.direct import Generator
+from chainlab.chains.likelihood import TieBreak, require_loglikelihood, score_samples
 from chainlab.chains.result import Candidate
 from chainlab.chains.self_consistency import as_generator
 from chainlab.chains.voting import majority_vote
@@ -50,6 +52,7 @@ class Verifier(Strategy):
     fallback: Fallback = "majority"
     weighted: bool = False
     greedy_first: bool = False
+    tie_break: TieBreak = "first"
 
     def validate_params(self) -> None:
         check_positive(k=self.k, judge_samples=self.judge_samples)
@@ -60,6 +63,7 @@ class Verifier(Strategy):
                 "judge_samples > 1 needs judge_temperature > 0 (greedy repeats itself)."
             )
         self.check_truncation()
+        require_loglikelihood(self.base.llm, "votes", self.tie_break)
         self.base.validate_params()
 
     def judge_prompt(self, problem: dict[str, Any], cand: Candidate) -> str:
@@ -86,7 +90,7 @@ class Verifier(Strategy):
                 run, self.k, self.temperature, self.top_k, self.top_p
             )
             self._judge(run, all_cands)
-            return [self._select(run, i, cands) for i, cands in enumerate(all_cands)]
+            return self._select_all(run, all_cands)
         greedy = self.base.generate_candidates(run, 1, 0.0)
         self._judge(run, greedy)
         doubted = [i for i, cands in enumerate(greedy) if not any(map(self._passes, cands))]
@@ -105,7 +109,12 @@ class Verifier(Strategy):
             run.calls = sub.calls
             for i, extra in zip(doubted, more, strict=True):
                 greedy[i] = greedy[i] + extra
-        return [self._select(run, i, cands) for i, cands in enumerate(greedy)]
+        return self._select_all(run, greedy)
+
+    def _select_all(self, run: Run, all_cands: list[list[Candidate]]) -> list[Outcome]:
+        if self.tie_break == "likelihood":
+            score_samples(run, self.base.llm, all_cands)
+        return [self._select(run, i, cands) for i, cands in enumerate(all_cands)]
 
     def _passes(self, cand: Candidate) -> bool:
         return cand.answer is not None and (cand.score or 0.0) >= self.threshold
@@ -147,20 +156,26 @@ class Verifier(Strategy):
 
     def _select(self, run: Run, i: int, cands: list[Candidate]) -> Outcome:
         scores = [c.score if c.score is not None else 0.0 for c in cands]
+        probs = [c.data.get("normalized_prob", 0.0) for c in cands]
+        ties = probs if self.tie_break == "likelihood" else None
         passing = [
             j for j, c in enumerate(cands) if c.answer is not None and scores[j] >= self.threshold
         ]
-        groups, _ = majority_vote(cands, weights=scores if self.weighted else None)
+        groups, _ = majority_vote(
+            cands, weights=scores if self.weighted else None, tie_scores=ties
+        )
         if passing:
             if self.weighted:
                 pw = [s if j in passing else 0.0 for j, s in enumerate(scores)]
-                ranked, _ = majority_vote(cands, weights=pw)
+                ranked, _ = majority_vote(cands, weights=pw, tie_scores=ties)
                 best = ranked[0]
                 answer, confidence = best.answer, best.score / max(sum(pw), 1e-12)
             else:  # the best score; among candidates tied on it, the answer most of them share
                 top = max(scores[j] for j in passing)
                 tied = [j for j in passing if scores[j] == top]
-                ranked, _ = majority_vote([cands[j] for j in tied])
+                ranked, _ = majority_vote(
+                    [cands[j] for j in tied], tie_scores=[probs[j] for j in tied] if ties else None
+                )
                 answer, confidence = ranked[0].answer, top
             how = "verified"
         elif self.fallback == "majority" and groups:

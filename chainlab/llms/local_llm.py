@@ -35,6 +35,7 @@ from chainlab.llms import options as opts_mod
 from chainlab.llms.call_cache import CallCache, cache_key, model_fingerprint
 from chainlab.llms.chat import ChatFormat, format_prompt_value
 from chainlab.llms.errors import PromptTooLongError
+from chainlab.llms.loglikelihood import Likelihood, loglikelihood
 from chainlab.llms.options import BatchLimits, GenerationOptions
 from chainlab.llms.prefix_cache import PrefixReuseUnsupported, decode_rows, static_support_problem
 from chainlab.llms.stopping import (
@@ -504,6 +505,18 @@ class LocalLLM(BaseLLM):
         if run_manager is not None:
             run_manager.on_llm_new_token(text, chunk=chunk)
         return chunk
+
+    # --- scoring ---------------------------------------------------------------------------
+    def loglikelihood(
+        self, pairs: Sequence[tuple[str, str]], callbacks: Any = None
+    ) -> list[Likelihood]:
+        """Log-likelihood of each ``(context, continuation)`` pair, lm-evaluation-harness style.
+
+        Returns one :class:`~chainlab.llms.loglikelihood.Likelihood` per pair (summed log
+        probability, token count, whether greedy decoding would produce it); see
+        :mod:`chainlab.llms.loglikelihood`.
+        """
+        return loglikelihood(self, pairs, callbacks=callbacks)
 
     # --- internals -------------------------------------------------------------------------
     def context_length(self) -> int | None:
