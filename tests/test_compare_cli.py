@@ -79,6 +79,10 @@ BASE = ("--model", "fake", "--task", "game24", "--no-progress")
             ("--task", "game24", "--strategies", "io", "--strategy-opts", "cot.k=3"),
             "not one of the strategies",
         ),
+        (
+            ("--task", "game24", "--strategies", "cot-sc", "--strategy-opts", "cot-sc.tie_break=last"),
+            "'first' or 'likelihood'",
+        ),
         (("--task", "arith", "--strategies", "tot"), "search protocol"),
         (("--task", "jsonl", "--strategies", "io"), "needs --data"),
         (("--task", "game24", "--strategies", "io", "--resume", "--overwrite"), "contradict"),
@@ -94,6 +98,14 @@ def test_unknown_model_lists_valid_models(capsys, tmp_path):
     code, _, err = run_cli(capsys, "--model", "./no/such/model", "--task", "game24",
                            "--strategies", "io", "--limit", "1", "--out", str(tmp_path))  # fmt: skip
     assert code == 2 and "does not exist" in err and "chainlab-tiny (" in err
+
+
+def test_likelihood_options_pass_the_check_made_before_the_model_loads(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "--model", "./no/such/model", "--task", "game24",
+                           "--strategies", "cot-sc,verifier", "--limit", "1",
+                           "--strategy-opts", "cot-sc.tie_break=likelihood", "verifier.tie_break=likelihood",
+                           "--out", str(tmp_path))  # fmt: skip
+    assert code == 2 and "does not exist" in err  # options accepted; the model path is the error
 
 
 def test_packaged_model_not_installed(capsys, tmp_path, monkeypatch):

@@ -96,9 +96,15 @@ def _err(message: str) -> None:
 
 
 def _placeholder_llm() -> Any:
+    """A stand-in LLM for checking strategy options before the model loads; it has every
+    capability a LocalLLM has (``loglikelihood`` too), so options are checked, not the model."""
     from langchain_core.language_models.fake import FakeListLLM
 
-    return FakeListLLM(responses=[""])
+    class Placeholder(FakeListLLM):
+        def loglikelihood(self, pairs: Any, callbacks: Any = None) -> Any:
+            raise RuntimeError("the placeholder LLM only checks options; it does not score")
+
+    return Placeholder(responses=[""])
 
 
 def run(args: argparse.Namespace) -> int:
