@@ -324,8 +324,9 @@ def test_likelihood_options_need_a_scoring_llm_and_valid_values():
     llm = samples("Answer: 1")
     with pytest.raises(ValueError, match="loglikelihood.*LocalLLM"):
         self_consistency(direct(llm, task="gsm8k"), k=2, tie_break="likelihood").invoke("q")
-    with pytest.raises(ValueError, match="loglikelihood.*LocalLLM"):
+    with pytest.raises(ValueError, match="loglikelihood.*LocalLLM") as err:
         verifier(direct(llm, task="gsm8k"), k=2, tie_break="likelihood").invoke("q")
+    assert str(err.value).startswith("tie_break='likelihood' scores")  # no weighting: not an option
     scoring = ScoringLLM(responder=lambda p, j: "Answer: 1", scored=[])
     with pytest.raises(ValueError, match="weighting(.|\n)*'votes' or 'normalized_prob'"):
         self_consistency(direct(scoring, task="gsm8k"), k=2, weighting="prob").invoke("q")

@@ -92,6 +92,8 @@ def test_game24_search_protocol():
         p, root, "4 + 5 = 9 (left: 6 9 10)\n4 + 5 = 9 (left: 6 9 10)\n1 + 1 = 2 (left: 2)\n"
     )
     assert len(exp.children) == 1 and len(exp.errors) == 1
+    grouped = st.parse_proposals(p, root, "4 5 | 6 10\n4 + 5 = 9 (left: 6 9 10)\n4 6 | 5 10\n")
+    assert len(grouped.children) == 1 and not grouped.errors  # pair headers are skipped
     s1 = exp.children[0]
     assert st.value_prompt(p, s1).endswith("Input: 6 9 10 [/INST]")
     assert (

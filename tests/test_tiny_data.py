@@ -210,10 +210,79 @@ def test_judge_other_share_sets_the_share_of_other_puzzle_answers():
         next(D.iter_examples(1, judge_other_share=2))
 
 
+def test_shipped_stage_two_data_is_unchanged():
+    """The shipped second stage's data (seed 1, all wide, pairs, other share 0.5) is pinned, so
+    that retraining by the model card's command draws the same conversations."""
+    import hashlib
+
+    texts = D.iter_examples(60, seed=1, wide_share=1.0, value_format="pairs", judge_other_share=0.5)
+    digest = hashlib.sha256("".join(e.text() for e in texts).encode()).hexdigest()
+    assert digest == "90d868f69460d5e1044a74064f6b2f10a1e5ac9430a19218edfc569eb4317259"
+
+
+def test_small_puzzles_are_solvable_and_never_four_numbers():
+    rng = random.Random(2)
+    puzzles = [D.small_puzzle(rng) for _ in range(200)]
+    assert {len(p) for p in puzzles} == set(D.SMALL_PUZZLE_SIZES)
+    for p in puzzles:
+        assert is_solvable(p) and all(1 <= n <= 13 for n in p)
+        assert len(p) != 3 or D.holdout_bucket(tuple(Fraction(n) for n in p)) != 0
+        path, expr = D.solution(p, rng)
+        assert len(path) == len(p) - 1 and check_answer(p, expr)
+    with pytest.raises(ValueError, match="size"):
+        D.small_puzzle(rng, 4)
+
+
+def test_judge_small_share_puts_judge_turns_on_small_puzzles():
+    def judge_inputs(share: float) -> list[tuple[str, str]]:
+        exs = D.iter_examples(150, seed=4, mix={"judge": 1.0}, judge_small_share=share)
+        return [(u.split("Input: ")[1].splitlines()[0], u) for e in exs for u, _ in e.turns]
+
+    assert all(len(n.split()) == 4 for n, _ in judge_inputs(0.0))
+    small = judge_inputs(1.0)
+    assert {len(n.split()) for n, _ in small} == {3, 5}
+    half = [len(n.split()) != 4 for n, _ in judge_inputs(0.5)]
+    assert 0.35 < sum(half) / len(half) < 0.65
+    for e in D.iter_examples(60, seed=5, mix={"judge": 1.0}, judge_small_share=1.0):
+        assert D.example_starts(e) == []  # no 4-number start at all
+        for user, answer in e.turns:
+            nums = user.split("Input: ")[1].splitlines()[0]
+            expr = user.split("Answer: ")[1].split("=")[0]
+            assert P.parse_judge(answer) == check_answer(nums, expr)
+            assert answer.splitlines()[-4] == f"Input: {nums}"
+    assert [e.text() for e in D.iter_examples(40, seed=3)] == [
+        e.text() for e in D.iter_examples(40, seed=3, judge_small_share=0.0)]
+    with pytest.raises(ValueError, match="judge_small_share"):
+        next(D.iter_examples(1, judge_small_share=-0.1))
+
+
 def test_propose_targets_are_every_whole_move():
     ans = D.proposals((4, 5, 6, 10))
     assert all(s.result.denominator == 1 and s.result != 0 for s in ans)
     assert len(ans) == len({str(s) for s in ans}) == 19
+
+
+def test_grouped_propose_answers_add_a_header_per_pair():
+    from chainlab.models.eval_skills import _valid_proposals
+
+    for state in [(4, 5, 6, 10), (1, 11, 11, 13), (3, 5, 8), (4, 6)]:
+        plain, grouped = D.propose_answer(state), D.propose_answer(state, "grouped")
+        headers = [line for line in grouped.splitlines() if P.is_pair_header(line)]
+        steps = [line for line in grouped.splitlines() if not P.is_pair_header(line)]
+        assert steps == plain.splitlines() and plain == "\n".join(map(D.format_step, D.proposals(state)))
+        assert all(P.parse_step_line(line, state) is not None for line in steps)
+        assert _valid_proposals([state], [[grouped]]) == (len(steps), len(steps))
+        for h in headers:  # the pair, then exactly the numbers it leaves
+            pair, rest = (list(P_numbers(x)) if x.strip() else [] for x in h.split("|"))
+            assert len(pair) == 2 and sorted(pair + rest) == sorted(Fraction(n) for n in state)
+    text = D.propose_answer((4, 5, 6, 10), "grouped").splitlines()
+    assert text[:2] == ["4 5 | 6 10", "4 + 5 = 9 (left: 6 9 10)"] and len(text) == 19 + 6
+    assert text.count("10 - 4 = 6 (left: 5 6 6)") == 1 and "4 10 | 5 6" in text
+    assert not P.is_pair_header("4 + 5 = 9 (left: 6 9 10)") and P.is_pair_header("4 6 |")
+    exs = list(D.iter_examples(80, seed=6, mix={"propose": 1.0}, propose_format="grouped"))
+    assert all(P.is_pair_header(e.turns[-1][1].splitlines()[0]) for e in exs)
+    with pytest.raises(ValueError, match="propose format"):
+        next(D.iter_examples(1, propose_format="tree"))
 
 
 def test_unsolvable_low_starts_are_allowed_but_never_solvable():

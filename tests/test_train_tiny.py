@@ -185,6 +185,32 @@ def test_judge_other_share_option(tmp_path, capsys):
         assert "--judge-other-share" in capsys.readouterr().err
 
 
+def test_judge_small_share_option(tmp_path, capsys):
+    from chainlab.models.train_tiny import DEFAULTS, data_phases
+
+    out = tmp_path / "small"
+    assert main(["train-tiny", "--out", str(out), *SMALL, "--judge-small-share", "0.5"]) == 0
+    assert json.loads((out / "training_log.json").read_text())["config"]["judge_small_share"] == 0.5
+    (data,) = out.glob("data-s0-n48-js0.5.jsonl")
+    cfg = dict(DEFAULTS, judge_other_share=0.5, judge_small_share=0.5)
+    assert data_phases(cfg, tmp_path)[0][0].name == "data-s0-n100000-j0.5-js0.5.jsonl"
+    for bad in (["--judge-small-share", "2"], ["--judge-small-share", "0.5", "--data", str(data)]):
+        assert main(["train-tiny", "--out", str(tmp_path / "bad"), *bad]) == 2
+        assert "--judge-small-share" in capsys.readouterr().err
+
+
+def test_propose_format_option(tmp_path, capsys):
+    from chainlab.models.train_tiny import DEFAULTS, data_phases
+
+    out = tmp_path / "grouped"
+    assert main(["train-tiny", "--out", str(out), *SMALL, "--propose-format", "grouped"]) == 0
+    assert json.loads((out / "training_log.json").read_text())["config"]["propose_format"] == "grouped"
+    (data,) = out.glob("data-s0-n48-pgrouped.jsonl")
+    assert data_phases(dict(DEFAULTS, propose_format="grouped"), tmp_path)[0][0].name == "data-s0-n100000-pgrouped.jsonl"
+    assert main(["train-tiny", "--out", str(tmp_path / "bad"), "--propose-format", "grouped", "--data", str(data)]) == 2
+    assert "--propose-format" in capsys.readouterr().err
+
+
 def test_heads_option(tmp_path):
     out = tmp_path / "heads"
     assert main(["train-tiny", "--out", str(out), *SMALL, "--heads", "2"]) == 0

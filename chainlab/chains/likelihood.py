@@ -23,7 +23,7 @@ def supports_loglikelihood(llm: Any) -> bool:
     return callable(getattr(llm, "loglikelihood", None))
 
 
-def require_loglikelihood(llm: Any, weighting: str, tie_break: str) -> None:
+def require_loglikelihood(llm: Any, tie_break: str, weighting: str = "votes") -> None:
     """Check the options and that ``llm`` can score samples when they need it.
 
     Raises:
@@ -33,12 +33,13 @@ def require_loglikelihood(llm: Any, weighting: str, tie_break: str) -> None:
         raise ValueError(f"weighting must be 'votes' or 'normalized_prob'; got {weighting!r}.")
     if tie_break not in ("first", "likelihood"):
         raise ValueError(f"tie_break must be 'first' or 'likelihood'; got {tie_break!r}.")
-    needs = weighting != "votes" or tie_break != "first"
+    needs = [f"{k}={v!r}" for k, v, plain in (("weighting", weighting, "votes"),
+                                              ("tie_break", tie_break, "first")) if v != plain]
     if needs and not supports_loglikelihood(llm):
         raise ValueError(
-            f"weighting={weighting!r}/tie_break={tie_break!r} scores samples with "
-            f"llm.loglikelihood(), which {type(llm).__name__} does not have; use chainlab's "
-            "LocalLLM (load_llm(...)) or keep weighting='votes' and tie_break='first'."
+            f"{' and '.join(needs)} scores samples with llm.loglikelihood(), which "
+            f"{type(llm).__name__} does not have; use chainlab's LocalLLM (load_llm(...)) or keep "
+            "weighting='votes' and tie_break='first'."
         )
 
 

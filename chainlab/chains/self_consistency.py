@@ -54,7 +54,7 @@ class SelfConsistency(Strategy):
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}.")
         self.check_truncation()
-        require_loglikelihood(self.llm, self.weighting, self.tie_break)
+        require_loglikelihood(self.llm, self.tie_break, self.weighting)
         self.base.validate_params()
 
     @property

@@ -63,7 +63,7 @@ class Verifier(Strategy):
                 "judge_samples > 1 needs judge_temperature > 0 (greedy repeats itself)."
             )
         self.check_truncation()
-        require_loglikelihood(self.base.llm, "votes", self.tie_break)
+        require_loglikelihood(self.base.llm, self.tie_break)
         self.base.validate_params()
 
     def judge_prompt(self, problem: dict[str, Any], cand: Candidate) -> str:

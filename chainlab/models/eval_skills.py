@@ -103,13 +103,16 @@ def _texts(llm, prompts: list[str], **kw) -> list[list[str]]:
 
 
 def _valid_proposals(puzzles, outs: list[list[str]]) -> tuple[int, int]:
-    """(valid step lines, non-blank lines) over every completion of every puzzle."""
+    """(valid step lines, non-blank lines other than pair headers) over every completion of
+    every puzzle."""
     from chainlab.prompts import game24 as P
 
     lines = valid = 0
     for p, gens in zip(puzzles, outs, strict=True):
         for g in gens:
             for line in filter(str.strip, g.splitlines()):
+                if P.is_pair_header(line):
+                    continue  # grouped proposals: a pair's header, not a proposal
                 lines += 1
                 valid += P.parse_step_line(line, p) is not None
     return valid, lines

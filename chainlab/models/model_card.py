@@ -102,7 +102,7 @@ def _recipe(tc: dict) -> dict:
 
     keys = (
         "wide_share", "late_share", "late_wide_share", "mark_weight", "mix", "value_format",
-        "judge_other_share",
+        "judge_other_share", "judge_small_share", "propose_format",
     )  # fmt: skip
     return {k: tc.get(k, DEFAULTS[k]) for k in keys}
 
@@ -209,6 +209,12 @@ def training_text(train: dict) -> tuple[str, str, str]:
             f"{r2['judge_other_share']:.0%} of the judge's wrong answers are correct answers to "
             "another puzzle"
         )
+    if r2["propose_format"] != _recipe(tc)["propose_format"]:
+        stage2.append(f"the propose skill learns the `{r2['propose_format']}` layout (below)")
+    if r2["judge_small_share"] != _recipe(tc)["judge_small_share"]:
+        stage2.append(
+            f"{r2['judge_small_share']:.0%} of the judge's puzzles have 3 or 5 numbers over 1..13"
+        )
     if r2["mix"] != _recipe(tc)["mix"]:
         total_w = sum(r2["mix"].values())
         shares = ", ".join(f"{k} {v / total_w:.0%}" for k, v in r2["mix"].items())
@@ -239,6 +245,8 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         value_states=value_states,
         mark_text=mark_text,
         value_check=VALUE_CHECKS[_recipe(train["config"])["value_format"]],
+        propose_target=PROPOSE_TARGETS[_recipe(train["config"])["propose_format"]],
+        judge_small=_judge_small_text(train["config"]),
         params=train["parameters"],
         params_m=train["parameters"] / 1e6,
         layers=cfg["num_hidden_layers"],
@@ -251,6 +259,29 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         arith=arith_table(inputs["arith_base"], inputs["arith_adapter"]),
         compare=compare_table(inputs["compare"]),
         arith_compare=compare_table(inputs["arith_compare"]),
+    )
+
+
+PROPOSE_TARGETS = {
+    "plain": "every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order",
+    "grouped": (
+        "every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order,\n"
+        "  under a header per pair that names the pair and the numbers it leaves (`4 10 | 5 6`), so each"
+        " line's `left`\n  copies two numbers from just above; parsers skip the headers"
+        " (`chainlab.prompts.game24.is_pair_header`)"
+    ),
+}
+
+
+def _judge_small_text(tc: dict) -> str:
+    """The model card's sentence on judge puzzles of 3 and 5 numbers, when the recipe has them."""
+    share = _recipe(tc)["judge_small_share"]
+    if not share:
+        return ""
+    return (
+        f" {share:.0%} of the judge's puzzles (in the second stage) have 3 or 5 numbers over 1..13,"
+        " so that right answers made of small numbers only are seen: every 4-number start over"
+        " 1..13 is a test puzzle;"
     )
 
 
@@ -289,20 +320,21 @@ chat template), context {ctx} tokens, tied embeddings, stored in fp16 safetensor
 Each conversation has a system message (one of 12 wordings, or none), 0–2 earlier solved turns of
 the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_data.py`):
 
-* `propose`: every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order;
+* `propose`: {propose_target};
 * `value`: {value_check} — then `sure` or `impossible`. {value_states} *wide* random states
   (numbers up to 200, solvable ones built backwards from a needed value), so that doing the check
   pays more than remembering states.{mark_text}
 * `judge`: the expression worked out operation by operation, `Numbers:` it uses next to the puzzle's
   `Input:`, `Same numbers: yes|no`, `Makes 24: yes|no`, then `Verdict: correct|incorrect`; wrong
   answers are near misses (one operator or number changed, another puzzle's answer) or, for 35%,
-  random steps over the right numbers;
+  random steps over the right numbers;{judge_small}
 * `cot`: a solution path as three step lines, then `Answer: … = 24`; `io`: the answer line only.
 
 ## Held-out protocol
 No 4-number multiset of the ToT paper's `24.csv` (all 1,362 rows) is the 4-number start of any
 training example: starts hold a number in 14..24, or are one of the 458 *unsolvable* multisets over
-1..13 (which the file, listing solvable puzzles only, never holds). 3-number value states whose
+1..13 (which the file, listing solvable puzzles only, never holds). Puzzles of 3 or 5 numbers are
+not 4-number starts and may use any numbers. 3-number value states whose
 hash bucket is 0 are never trained on and are the value test set. `tests/test_tiny_data.py`
 checks a regenerated sample against the file.
 

@@ -58,6 +58,7 @@ SYSTEMS: list[str | None] = [
 
 MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
+PROPOSE_FORMATS = ("plain", "grouped")  # propose answers: see propose_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
 SKILLS = ("io", "cot", "propose", "value", "judge")
@@ -66,6 +67,7 @@ DEFAULT_MIX = {"io": 0.05, "cot": 0.12, "propose": 0.28, "value": 0.32, "judge":
 WIDE_MAX = 200  # largest number of a wide value state (test states hold at most 13 * 13)
 WIDE_SHARE = 0.5  # share of 3-number value states drawn wide rather than from puzzles
 RANDOM_WRONG_SHARE = 0.35  # share of wrong judge answers that are random expressions
+SMALL_PUZZLE_SIZES = (3, 5)  # judge puzzles over 1..13 that are not 4-number starts (held out)
 
 
 @dataclass
@@ -154,6 +156,30 @@ def random_start(
             return nums
 
 
+def small_puzzle(rng: random.Random, size: int | None = None) -> tuple[int, ...]:
+    """A solvable puzzle of 3 or 5 numbers over 1..13 (``size``, else either at random).
+
+    Every 4-number start over 1..13 is a possible test puzzle, so 4-number training starts hold a
+    number above 13 (:func:`is_training_start`). Judge items on these puzzles show right answers
+    made of small numbers only, as the test puzzles' are. 3-number puzzles of the value test
+    bucket are never drawn.
+    """
+    size = size or rng.choice(SMALL_PUZZLE_SIZES)
+    if size not in SMALL_PUZZLE_SIZES:
+        raise ValueError(f"size must be one of {SMALL_PUZZLE_SIZES}, got {size}")
+    while True:
+        nums = tuple(sorted(rng.randint(1, 13) for _ in range(size)))
+        if size == 3 and holdout_bucket(nums) == 0:
+            continue
+        if is_solvable(nums):
+            return nums
+
+
+def _other_start(nums, rng: random.Random) -> tuple[int, ...]:
+    """A solvable puzzle of the same size as ``nums`` (drawn the way ``nums`` was)."""
+    return random_start(rng, solvable=True) if len(nums) == 4 else small_puzzle(rng, len(nums))
+
+
 def random_state(rng: random.Random, size: int, solvable: bool) -> tuple[Fraction, ...]:
     """A ``size``-number state (3 or 2) reached by whole-number moves, with the wanted value-check
     verdict; 3-number states of the held-out bucket are never drawn."""
@@ -226,6 +252,30 @@ def wide_state(rng: random.Random, solvable: bool) -> tuple[Fraction, ...]:
 def proposals(state) -> list[Step]:
     """Target proposals: every move with a whole, non-zero result, in the canonical order."""
     return whole_moves(state)
+
+
+def propose_answer(state, propose_format: str = "plain") -> str:
+    """Target of the propose skill: every move of :func:`proposals`, one step line each.
+
+    ``grouped`` writes a header before each pair's moves, the pair and the numbers it leaves
+    (``4 10 | 5 6``), so that each step's ``left`` copies two numbers from the line above rather
+    than working them out from the input far back (``P.is_pair_header`` lines are skipped by the
+    parsers).
+    """
+    if propose_format not in PROPOSE_FORMATS:
+        raise ValueError(f"Unknown propose format {propose_format!r}; choose from {PROPOSE_FORMATS}.")
+    lines: list[str] = []
+    last = None
+    for step in proposals(state):
+        pair = tuple(sorted((step.a, step.b)))
+        if propose_format == "grouped" and pair != last:
+            rest = [Fraction(n) for n in state]
+            rest.remove(pair[0])
+            rest.remove(pair[1])
+            lines.append(f"{format_numbers(pair)} | {format_numbers(rest)}".rstrip())
+            last = pair
+        lines.append(format_step(step))
+    return "\n".join(lines)
 
 
 def whole_moves(state) -> list[Step]:
@@ -340,6 +390,19 @@ def value_answer(state, value_format: str = "need") -> str:
 
 
 def solution(nums, rng: random.Random) -> tuple[list[Step], str]:
+    """A random solution path of a solvable puzzle and its expression.
+
+    Up to 4 numbers: one of the first 64 paths; 5 numbers: a random walk through solvable states
+    (enumerating 5-number paths is slow)."""
+    if len(nums) > 4:
+        path, state = [], tuple(Fraction(n) for n in nums)
+        while len(state) > 1:
+            moves = next_steps(state)
+            rng.shuffle(moves)
+            step = next(s for s in moves if is_solvable(s.left))
+            path.append(step)
+            state = step.left
+        return path, answer_expression(nums, path)
     paths = solution_paths(nums, limit=64)
     path = rng.choice(paths)
     return path, answer_expression(nums, path)
@@ -370,7 +433,7 @@ def corrupt_expression(nums, rng: random.Random) -> str:
             tokens[i] = t.replace(digits, new_n)
             expr = " ".join(tokens)
         else:  # an answer to a different puzzle
-            other = random_start(rng, solvable=True)
+            other = _other_start(nums, rng)
             if sorted(other) == sorted(nums):
                 continue
             _, expr = solution(other, rng)
@@ -396,7 +459,7 @@ def random_wrong_expression(nums, rng: random.Random) -> str:
 def other_puzzle_expression(nums, rng: random.Random) -> str:
     """A wrong answer that solves *another* puzzle: a correct 24 over other numbers."""
     for _ in range(50):
-        other = random_start(rng, solvable=True)
+        other = _other_start(nums, rng)
         if sorted(other) == sorted(nums):
             continue
         _, expr = solution(other, rng)
@@ -490,13 +553,17 @@ def make_turn(
     wide_share: float = WIDE_SHARE,
     value_format: str = "need",
     judge_other_share: float = 0.0,
+    judge_small_share: float = 0.0,
+    propose_format: str = "plain",
 ) -> tuple[str, str]:
     """A (user message, assistant answer) pair of ``skill``.
 
     ``wide_share``: the share of 3-number value states drawn wide (numbers up to ``WIDE_MAX``)
     rather than from puzzle-like states. ``value_format``: the worked value check
     (:func:`value_answer`). ``judge_other_share``: the share of the judge's wrong answers that
-    answer another puzzle (:func:`training_wrong_expression`).
+    answer another puzzle (:func:`training_wrong_expression`). ``judge_small_share``: the share
+    of judge turns on a 3- or 5-number puzzle over 1..13 (:func:`small_puzzle`); 0 draws exactly
+    as before the option existed. ``propose_format``: see :func:`propose_answer`.
     """
     if skill == "io":
         nums = random_start(rng, solvable=True)
@@ -514,7 +581,7 @@ def make_turn(
         else:
             size = 3 if r < 0.85 else 2
             state = random_state(rng, size, solvable=rng.random() < 0.6)
-        return P.propose_user(state), "\n".join(format_step(s) for s in proposals(state))
+        return P.propose_user(state), propose_answer(state, propose_format)
     if skill == "value":
         size = 3 if rng.random() < 0.7 else 2
         ok = rng.random() < 0.5
@@ -524,7 +591,8 @@ def make_turn(
             state = random_state(rng, size, solvable=ok)
         return P.value_user(state), value_answer(state, value_format)
     if skill == "judge":
-        nums = random_start(rng, solvable=True)
+        small = bool(judge_small_share) and rng.random() < judge_small_share
+        nums = small_puzzle(rng) if small else random_start(rng, solvable=True)
         good = rng.random() < 0.5
         expr = solution(nums, rng)[1] if good else training_wrong_expression(nums, rng, judge_other_share)
         return P.judge_user(nums, expr), judge_answer(nums, expr)
@@ -537,6 +605,8 @@ def make_example(
     wide_share: float = WIDE_SHARE,
     value_format: str = "need",
     judge_other_share: float = 0.0,
+    judge_small_share: float = 0.0,
+    propose_format: str = "plain",
 ) -> Example:
     """A conversation: random system context, 0-2 earlier turns of the same skill, the final turn."""
     skill = rng.choices(list(mix), weights=list(mix.values()))[0]
@@ -546,7 +616,10 @@ def make_example(
     if skill == "propose" and n_prev:  # long answers: keep few-shot propose short
         n_prev = 1
     turns = [
-        make_turn(skill, rng, wide_share, value_format, judge_other_share) for _ in range(n_prev + 1)
+        make_turn(
+            skill, rng, wide_share, value_format, judge_other_share, judge_small_share, propose_format
+        )
+        for _ in range(n_prev + 1)
     ]
     return Example(skill, system, turns)
 
@@ -558,17 +631,24 @@ def iter_examples(
     wide_share: float = WIDE_SHARE,
     value_format: str = "need",
     judge_other_share: float = 0.0,
+    judge_small_share: float = 0.0,
+    propose_format: str = "plain",
 ) -> Iterator[Example]:
     """``n`` training examples, reproducible from ``seed`` (and the other options, see
     :func:`make_turn`)."""
     if not 0.0 <= wide_share <= 1.0:
         raise ValueError(f"wide_share must be within 0..1, got {wide_share}")
-    if not 0.0 <= judge_other_share <= 1.0:
-        raise ValueError(f"judge_other_share must be within 0..1, got {judge_other_share}")
+    for name, share in (("judge_other_share", judge_other_share), ("judge_small_share", judge_small_share)):
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"{name} must be within 0..1, got {share}")
     _check_value_format(value_format)
+    if propose_format not in PROPOSE_FORMATS:
+        raise ValueError(f"Unknown propose format {propose_format!r}; choose from {PROPOSE_FORMATS}.")
     rng = random.Random(seed)
     for _ in range(n):
-        yield make_example(rng, mix, wide_share, value_format, judge_other_share)
+        yield make_example(
+            rng, mix, wide_share, value_format, judge_other_share, judge_small_share, propose_format
+        )
 
 
 def calibration_texts(n: int = 128, seed: int = 1234) -> list[str]:
@@ -598,6 +678,8 @@ def write_dataset(
     mix: dict[str, float] = DEFAULT_MIX,
     value_format: str = "need",
     judge_other_share: float = 0.0,
+    judge_small_share: float = 0.0,
+    propose_format: str = "plain",
 ) -> Path:
     """Write ``n`` examples as JSONL (skill, text, answer spans), with a progress bar."""
     import json
@@ -608,7 +690,10 @@ def write_dataset(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     with open(tmp, "w") as f:
-        examples = iter_examples(n, seed, mix, wide_share, value_format, judge_other_share)
+        examples = iter_examples(
+            n, seed, mix, wide_share, value_format, judge_other_share, judge_small_share,
+            propose_format,
+        )
         for ex in tqdm(examples, total=n, desc="training data", unit="ex"):
             rec = {"skill": ex.skill, "text": ex.text(), "spans": ex.answer_spans()}
             f.write(json.dumps(rec) + "\n")

@@ -25,7 +25,13 @@ import sys
 import time
 from pathlib import Path
 
-from chainlab.models.tiny_data import DEFAULT_MIX, SKILLS, VALUE_FORMATS, WIDE_SHARE
+from chainlab.models.tiny_data import (
+    DEFAULT_MIX,
+    PROPOSE_FORMATS,
+    SKILLS,
+    VALUE_FORMATS,
+    WIDE_SHARE,
+)
 
 LLAMA2_CHAT_TEMPLATE = (
     "{% if messages[0]['role'] == 'system' %}"
@@ -65,6 +71,8 @@ DEFAULTS = dict(
     mix=dict(DEFAULT_MIX),  # skill weights of the training conversations
     value_format="need",  # the worked value check (tiny_data.value_answer)
     judge_other_share=0.0,  # share of the judge's wrong answers that answer another puzzle
+    judge_small_share=0.0,  # share of judge turns on 3- and 5-number puzzles over 1..13
+    propose_format="plain",  # the propose skill's answer layout (tiny_data.propose_answer)
 )
 
 
@@ -115,6 +123,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="share of the judge skill's wrong answers that are a correct answer to another puzzle "
         "(the rest are near misses and random steps; default: %(default)s, which leaves them at "
         "the near-miss mix's 13%%)",
+    )
+    p.add_argument(
+        "--judge-small-share", type=float, default=DEFAULTS["judge_small_share"],
+        help="share of judge turns on a solvable 3- or 5-number puzzle over 1..13, so that right "
+        "answers made of small numbers only are seen (4-number ones are the held-out test "
+        "puzzles; default: %(default)s)",
+    )
+    p.add_argument(
+        "--propose-format", choices=PROPOSE_FORMATS, default=DEFAULTS["propose_format"],
+        help="the propose skill's answer: 'plain' step lines, or 'grouped' under a header per pair "
+        "that names the numbers it leaves (default: %(default)s)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
@@ -188,11 +207,14 @@ def run(args: argparse.Namespace) -> int:
         late_wide_share=args.late_wide_share,
         value_format=args.value_format,
         judge_other_share=args.judge_other_share,
+        judge_small_share=args.judge_small_share,
+        propose_format=args.propose_format,
     )
     for flag, value in (
         ("--wide-share", args.wide_share),
         ("--late-wide-share", args.late_wide_share),
         ("--judge-other-share", args.judge_other_share),
+        ("--judge-small-share", args.judge_small_share),
     ):
         if not 0.0 <= value <= 1.0:
             print(f"error: {flag} must be within 0..1, got {value}.", file=sys.stderr)
@@ -212,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for key in ("mix", "value_format", "judge_other_share"):  # options that shape generated data
+    # options that shape generated data
+    for key in ("mix", "value_format", "judge_other_share", "judge_small_share", "propose_format"):
         if args.data and cfg[key] != DEFAULTS[key]:
             flag = "--" + key.replace("_", "-")
             print(
@@ -472,12 +495,16 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
     mix = cfg.get("mix", DEFAULTS["mix"])
     value_format = cfg.get("value_format", DEFAULTS["value_format"])
     judge_other = cfg.get("judge_other_share", DEFAULTS["judge_other_share"])
+    judge_small = cfg.get("judge_small_share", DEFAULTS["judge_small_share"])
+    propose_format = cfg.get("propose_format", DEFAULTS["propose_format"])
 
     def path(n_: int, seed_: int, wide_: float) -> Path:
         tag = "" if wide_ == DEFAULTS["wide_share"] else f"-w{wide_:g}"
         tag += "" if mix == DEFAULTS["mix"] else "-m" + hashlib.sha1(format_mix(mix).encode()).hexdigest()[:8]
         tag += "" if value_format == DEFAULTS["value_format"] else f"-v{value_format}"
         tag += "" if judge_other == DEFAULTS["judge_other_share"] else f"-j{judge_other:g}"
+        tag += "" if judge_small == DEFAULTS["judge_small_share"] else f"-js{judge_small:g}"
+        tag += "" if propose_format == DEFAULTS["propose_format"] else f"-p{propose_format}"
         return out / f"data-s{seed_}-n{n_}{tag}.jsonl"
 
     phases = [(path(n - n_late, seed, wide), n - n_late, seed, wide)]
@@ -523,6 +550,8 @@ def train(
                     path, n, seed, wide, cfg.get("mix", DEFAULTS["mix"]),
                     cfg.get("value_format", DEFAULTS["value_format"]),
                     cfg.get("judge_other_share", DEFAULTS["judge_other_share"]),
+                    cfg.get("judge_small_share", DEFAULTS["judge_small_share"]),
+                    cfg.get("propose_format", DEFAULTS["propose_format"]),
                 )
             phase_records.append(load_records(path))
     records = [rec for recs in phase_records for rec in recs]

@@ -58,6 +58,7 @@ __all__ = [
     "judge_prompt",
     "parse_step_line",
     "parse_steps",
+    "is_pair_header",
     "parse_value",
     "parse_answer",
     "parse_judge",
@@ -175,6 +176,16 @@ def parse_step_line(line: str, numbers: Numbers) -> Step | None:
     if tuple(sorted(left)) != expected:
         return None
     return Step(a, op, b, res, expected)
+
+
+_PAIR_HEADER_RE = re.compile(rf"^\s*{_NUM} {_NUM} \|(?: {_NUM})*\s*$")
+
+
+def is_pair_header(line: str) -> bool:
+    """Whether ``line`` is a pair header such as ``4 5 | 6 10`` (a pair, then the numbers it
+    leaves), which a model trained on grouped proposals writes before that pair's steps. It is
+    structure, not a proposal: parsers skip it."""
+    return bool(_PAIR_HEADER_RE.match(line))
 
 
 def parse_steps(text: str, numbers: Numbers) -> list[Step | None]:

@@ -310,7 +310,7 @@ class Game24SearchTask(SearchTask):
         out = Expansion()
         seen: set[str] = set()
         for line in text.splitlines():
-            if not line.strip():
+            if not line.strip() or g24.is_pair_header(line):
                 continue
             step = g24.parse_step_line(line, state.left)
             if step is None:
