@@ -333,8 +333,7 @@ the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_dat
 ## Held-out protocol
 No 4-number multiset of the ToT paper's `24.csv` (all 1,362 rows) is the 4-number start of any
 training example: starts hold a number in 14..24, or are one of the 458 *unsolvable* multisets over
-1..13 (which the file, listing solvable puzzles only, never holds). Puzzles of 3 or 5 numbers are
-not 4-number starts and may use any numbers. 3-number value states whose
+1..13 (which the file, listing solvable puzzles only, never holds). 3-number value states whose
 hash bucket is 0 are never trained on and are the value test set. `tests/test_tiny_data.py`
 checks a regenerated sample against the file.
 
