@@ -290,3 +290,13 @@ def test_unsolvable_low_starts_are_allowed_but_never_solvable():
     starts = {D.random_start(rng, low_unsolvable=1.0) for _ in range(50)}
     assert all(max(s) <= 13 and not is_solvable(s) and D.is_training_start(s) for s in starts)
     assert not D.is_training_start((4, 5, 6, 10))
+
+
+def test_a_data_recipe_or_its_options_draw_the_same_data():
+    recipe = D.DataRecipe(value_format="pairs", wide_share=1.0)
+    assert [e.text() for e in D.iter_examples(20, seed=2, recipe=recipe)] == [
+        e.text() for e in D.iter_examples(20, seed=2, value_format="pairs", wide_share=1.0)]
+    with pytest.raises(TypeError, match="either recipe= or its options"):
+        next(D.iter_examples(1, recipe=recipe, wide_share=0.5))
+    with pytest.raises(ValueError, match="wide_share must be within 0..1"):
+        D.DataRecipe(wide_share=2)

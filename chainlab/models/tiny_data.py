@@ -547,24 +547,40 @@ def judge_answer(nums, expr: str) -> str:
 # ---------------------------------------------------------------- one turn per skill
 
 
-def make_turn(
-    skill: str,
-    rng: random.Random,
-    wide_share: float = WIDE_SHARE,
-    value_format: str = "need",
-    judge_other_share: float = 0.0,
-    judge_small_share: float = 0.0,
-    propose_format: str = "plain",
-) -> tuple[str, str]:
-    """A (user message, assistant answer) pair of ``skill``.
+@dataclass(frozen=True)
+class DataRecipe:
+    """The options that shape the generated conversations (``train-tiny``'s data options).
 
-    ``wide_share``: the share of 3-number value states drawn wide (numbers up to ``WIDE_MAX``)
-    rather than from puzzle-like states. ``value_format``: the worked value check
-    (:func:`value_answer`). ``judge_other_share``: the share of the judge's wrong answers that
-    answer another puzzle (:func:`training_wrong_expression`). ``judge_small_share``: the share
-    of judge turns on a 3- or 5-number puzzle over 1..13 (:func:`small_puzzle`); 0 draws exactly
-    as before the option existed. ``propose_format``: see :func:`propose_answer`.
+    ``mix``: the skill weights. ``wide_share``: the share of 3-number value states drawn wide
+    (numbers up to ``WIDE_MAX``) rather than from puzzle-like states. ``value_format``: the worked
+    value check (:func:`value_answer`). ``judge_other_share``: the share of the judge's wrong
+    answers that answer another puzzle (:func:`training_wrong_expression`). ``judge_small_share``:
+    the share of judge turns on a 3- or 5-number puzzle over 1..13 (:func:`small_puzzle`).
+    ``propose_format``: see :func:`propose_answer`. An option at its default draws exactly what the
+    generator drew before the option existed.
     """
+
+    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    wide_share: float = WIDE_SHARE
+    value_format: str = "need"
+    judge_other_share: float = 0.0
+    judge_small_share: float = 0.0
+    propose_format: str = "plain"
+
+    def __post_init__(self) -> None:
+        for name in ("wide_share", "judge_other_share", "judge_small_share"):
+            share = getattr(self, name)
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be within 0..1, got {share}")
+        _check_value_format(self.value_format)
+        if self.propose_format not in PROPOSE_FORMATS:
+            raise ValueError(
+                f"Unknown propose format {self.propose_format!r}; choose from {PROPOSE_FORMATS}."
+            )
+
+
+def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe()) -> tuple[str, str]:
+    """A (user message, assistant answer) pair of ``skill``, drawn as ``recipe`` says."""
     if skill == "io":
         nums = random_start(rng, solvable=True)
         _, expr = solution(nums, rng)
@@ -581,74 +597,49 @@ def make_turn(
         else:
             size = 3 if r < 0.85 else 2
             state = random_state(rng, size, solvable=rng.random() < 0.6)
-        return P.propose_user(state), propose_answer(state, propose_format)
+        return P.propose_user(state), propose_answer(state, recipe.propose_format)
     if skill == "value":
         size = 3 if rng.random() < 0.7 else 2
         ok = rng.random() < 0.5
-        if size == 3 and rng.random() < wide_share:
+        if size == 3 and rng.random() < recipe.wide_share:
             state = wide_state(rng, solvable=ok)
         else:
             state = random_state(rng, size, solvable=ok)
-        return P.value_user(state), value_answer(state, value_format)
+        return P.value_user(state), value_answer(state, recipe.value_format)
     if skill == "judge":
-        small = bool(judge_small_share) and rng.random() < judge_small_share
+        small = bool(recipe.judge_small_share) and rng.random() < recipe.judge_small_share
         nums = small_puzzle(rng) if small else random_start(rng, solvable=True)
         good = rng.random() < 0.5
-        expr = solution(nums, rng)[1] if good else training_wrong_expression(nums, rng, judge_other_share)
+        expr = solution(nums, rng)[1] if good else training_wrong_expression(
+            nums, rng, recipe.judge_other_share
+        )
         return P.judge_user(nums, expr), judge_answer(nums, expr)
     raise ValueError(f"Unknown skill {skill!r}; choose from {SKILLS}.")
 
 
-def make_example(
-    rng: random.Random,
-    mix: dict[str, float] = DEFAULT_MIX,
-    wide_share: float = WIDE_SHARE,
-    value_format: str = "need",
-    judge_other_share: float = 0.0,
-    judge_small_share: float = 0.0,
-    propose_format: str = "plain",
-) -> Example:
+def make_example(rng: random.Random, recipe: DataRecipe = DataRecipe()) -> Example:
     """A conversation: random system context, 0-2 earlier turns of the same skill, the final turn."""
+    mix = recipe.mix
     skill = rng.choices(list(mix), weights=list(mix.values()))[0]
     system = rng.choice(SYSTEMS)
     r = rng.random()
     n_prev = 0 if r < 0.72 else 1 if r < 0.92 else 2
     if skill == "propose" and n_prev:  # long answers: keep few-shot propose short
         n_prev = 1
-    turns = [
-        make_turn(
-            skill, rng, wide_share, value_format, judge_other_share, judge_small_share, propose_format
-        )
-        for _ in range(n_prev + 1)
-    ]
+    turns = [make_turn(skill, rng, recipe) for _ in range(n_prev + 1)]
     return Example(skill, system, turns)
 
 
-def iter_examples(
-    n: int,
-    seed: int = 0,
-    mix: dict[str, float] = DEFAULT_MIX,
-    wide_share: float = WIDE_SHARE,
-    value_format: str = "need",
-    judge_other_share: float = 0.0,
-    judge_small_share: float = 0.0,
-    propose_format: str = "plain",
-) -> Iterator[Example]:
-    """``n`` training examples, reproducible from ``seed`` (and the other options, see
-    :func:`make_turn`)."""
-    if not 0.0 <= wide_share <= 1.0:
-        raise ValueError(f"wide_share must be within 0..1, got {wide_share}")
-    for name, share in (("judge_other_share", judge_other_share), ("judge_small_share", judge_small_share)):
-        if not 0.0 <= share <= 1.0:
-            raise ValueError(f"{name} must be within 0..1, got {share}")
-    _check_value_format(value_format)
-    if propose_format not in PROPOSE_FORMATS:
-        raise ValueError(f"Unknown propose format {propose_format!r}; choose from {PROPOSE_FORMATS}.")
+def iter_examples(n: int, seed: int = 0, recipe: DataRecipe | None = None, **options) -> Iterator[Example]:
+    """``n`` training examples, reproducible from ``seed`` and the recipe: ``recipe``, or a
+    :class:`DataRecipe` made from ``options`` (``mix=``, ``wide_share=``, ...)."""
+    if recipe is None:
+        recipe = DataRecipe(**options)
+    elif options:
+        raise TypeError("give either recipe= or its options, not both")
     rng = random.Random(seed)
     for _ in range(n):
-        yield make_example(
-            rng, mix, wide_share, value_format, judge_other_share, judge_small_share, propose_format
-        )
+        yield make_example(rng, recipe)
 
 
 def calibration_texts(n: int = 128, seed: int = 1234) -> list[str]:
@@ -671,17 +662,10 @@ def example_starts(ex: Example) -> list[tuple[Fraction, ...]]:
 
 
 def write_dataset(
-    path: str | Path,
-    n: int,
-    seed: int = 0,
-    wide_share: float = WIDE_SHARE,
-    mix: dict[str, float] = DEFAULT_MIX,
-    value_format: str = "need",
-    judge_other_share: float = 0.0,
-    judge_small_share: float = 0.0,
-    propose_format: str = "plain",
+    path: str | Path, n: int, seed: int = 0, recipe: DataRecipe | None = None, **options
 ) -> Path:
-    """Write ``n`` examples as JSONL (skill, text, answer spans), with a progress bar."""
+    """Write ``n`` examples (see :func:`iter_examples`) as JSONL (skill, text, answer spans), with a
+    progress bar."""
     import json
 
     from tqdm import tqdm
@@ -690,10 +674,7 @@ def write_dataset(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     with open(tmp, "w") as f:
-        examples = iter_examples(
-            n, seed, mix, wide_share, value_format, judge_other_share, judge_small_share,
-            propose_format,
-        )
+        examples = iter_examples(n, seed, recipe, **options)
         for ex in tqdm(examples, total=n, desc="training data", unit="ex"):
             rec = {"skill": ex.skill, "text": ex.text(), "spans": ex.answer_spans()}
             f.write(json.dumps(rec) + "\n")

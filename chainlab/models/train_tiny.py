@@ -534,7 +534,7 @@ def train(
     from tqdm import tqdm
     from transformers import LlamaForCausalLM
 
-    from chainlab.models.tiny_data import write_dataset
+    from chainlab.models.tiny_data import DataRecipe, write_dataset
 
     if threads:
         torch.set_num_threads(threads)
@@ -547,11 +547,14 @@ def train(
         for path, n, seed, wide in data_phases(cfg, out):
             if not path.exists():
                 write_dataset(
-                    path, n, seed, wide, cfg.get("mix", DEFAULTS["mix"]),
-                    cfg.get("value_format", DEFAULTS["value_format"]),
-                    cfg.get("judge_other_share", DEFAULTS["judge_other_share"]),
-                    cfg.get("judge_small_share", DEFAULTS["judge_small_share"]),
-                    cfg.get("propose_format", DEFAULTS["propose_format"]),
+                    path, n, seed, DataRecipe(
+                        mix=cfg.get("mix", DEFAULTS["mix"]),
+                        wide_share=wide,
+                        value_format=cfg.get("value_format", DEFAULTS["value_format"]),
+                        judge_other_share=cfg.get("judge_other_share", DEFAULTS["judge_other_share"]),
+                        judge_small_share=cfg.get("judge_small_share", DEFAULTS["judge_small_share"]),
+                        propose_format=cfg.get("propose_format", DEFAULTS["propose_format"]),
+                    ),
                 )
             phase_records.append(load_records(path))
     records = [rec for recs in phase_records for rec in recs]
