@@ -254,6 +254,11 @@ def proposals(state) -> list[Step]:
     return whole_moves(state)
 
 
+def _check_propose_format(propose_format: str) -> None:
+    if propose_format not in PROPOSE_FORMATS:
+        raise ValueError(f"Unknown propose format {propose_format!r}; choose from {PROPOSE_FORMATS}.")
+
+
 def propose_answer(state, propose_format: str = "plain") -> str:
     """Target of the propose skill: every move of :func:`proposals`, one step line each.
 
@@ -262,8 +267,7 @@ def propose_answer(state, propose_format: str = "plain") -> str:
     than working them out from the input far back (``P.is_pair_header`` lines are skipped by the
     parsers).
     """
-    if propose_format not in PROPOSE_FORMATS:
-        raise ValueError(f"Unknown propose format {propose_format!r}; choose from {PROPOSE_FORMATS}.")
+    _check_propose_format(propose_format)
     lines: list[str] = []
     last = None
     for step in proposals(state):
@@ -573,10 +577,7 @@ class DataRecipe:
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, got {share}")
         _check_value_format(self.value_format)
-        if self.propose_format not in PROPOSE_FORMATS:
-            raise ValueError(
-                f"Unknown propose format {self.propose_format!r}; choose from {PROPOSE_FORMATS}."
-            )
+        _check_propose_format(self.propose_format)
 
 
 def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe()) -> tuple[str, str]:
