@@ -66,7 +66,8 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "1. `chainlab train-tiny --out runs/chainlab-tiny-base --examples 100 --threads 2` (seed 0)" in card
     assert ("2. `chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base "
             "--examples 50 --lr 0.0005 --seed 1 --wide-share 1 --mark-weight 4 --threads 2`") in card
-    assert "2.5 minutes of training in all plus 1.1 minutes" in card
+    assert ("3.6 minutes from nothing on 2 CPU threads, 1.1 of them generating the data and 2.5 "
+            "training — within the 90-minute budget") in card
     assert "100% of the 3-number value states are wide and the loss weighs the value check's `!` mark 4×" in card
     assert "50% of the 3-number states are sub-states of puzzles" in card  # the first stage's mix
     assert "`Same numbers: yes|no`" in card  # the judge target
@@ -97,6 +98,17 @@ def test_card_from_measurements(tmp_path, capsys):
     card = (d / "MODEL_CARD.md").read_text()
     assert "--heads 4 --threads 2` (seed 0)" in card  # the first stage ran eagerly
     assert "judge=0.2 --threads 2 --compile`" in card
+    two["bf16"] = True  # and with --bf16
+    _write(d / "training_summary.json", two)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    assert "judge=0.2 --threads 2 --compile --bf16`" in (d / "MODEL_CARD.md").read_text()
+    del two["bf16"]
+
+    # a recipe that takes longer than the budget says so
+    two["train_seconds"] = 90 * 60.0
+    _write(d / "training_summary.json", two)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    assert "training — over the 90-minute budget" in (d / "MODEL_CARD.md").read_text()
 
     # a second stage that changes the value check names it, and the targets section describes
     # the check the model was left with
@@ -152,3 +164,4 @@ def test_make_tiny_model_is_the_shipped_recipe():
             assert int(opts.get("layers", 6)) == cfg.get("layers", 6)
         assert ("init-from" in opts) == ("init_from" in cfg)
         assert ("--compile" in command.split()) == bool(stage.get("compiled"))
+        assert ("--bf16" in command.split()) == bool(stage.get("bf16"))

@@ -250,3 +250,18 @@ def test_compile_trains_like_eager(tmp_path, trained):
     assert log["compiled"] is True and eager["compiled"] is False
     pairs = list(zip(log["history"], eager["history"], strict=True))
     assert all(abs(a["loss"] - b["loss"]) <= 1e-3 * b["loss"] + 1e-4 for a, b in pairs), pairs
+
+
+def test_bf16_trains_like_float32(tmp_path, trained):
+    """``--bf16`` (the forward pass under bfloat16 autocast) follows the float32 run's losses and
+    saves the same kind of model; the log says how it ran."""
+    data = next(trained.glob("data-*.jsonl"))
+    out = tmp_path / "bf16"
+    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, "--bf16"]) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    fp32 = json.loads((trained / "training_log.json").read_text())
+    assert log["bf16"] is True and fp32["bf16"] is False
+    pairs = list(zip(log["history"], fp32["history"], strict=True))
+    assert all(abs(a["loss"] - b["loss"]) <= 0.02 * b["loss"] + 1e-3 for a, b in pairs), pairs
+    saved = load_file(out / "model.safetensors")
+    assert {t.dtype for t in saved.values()} == {t.dtype for t in load_file(trained / "model.safetensors").values()}

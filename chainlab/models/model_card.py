@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 FLOORS = {"propose_valid": 0.95, "value_accuracy": 0.92, "judge_accuracy": 0.98}
+TRAIN_BUDGET_MINUTES = 90  # issue #3: `make tiny-model` from nothing on 2 CPU cores
 
 
 def _load(path: str | None) -> dict | None:
@@ -159,8 +160,9 @@ def _joined(clauses: list[str]) -> str:
 
 
 def _compile_flag(run: dict) -> str:
-    """`` --compile`` when a run's transformer went through torch.compile."""
-    return " --compile" if run.get("compiled") else ""
+    """`` --compile`` / `` --bf16`` when a run's transformer went through torch.compile / ran its
+    forward pass in bfloat16."""
+    return (" --compile" if run.get("compiled") else "") + (" --bf16" if run.get("bf16") else "")
 
 
 def training_text(train: dict) -> tuple[str, str, str]:
@@ -220,8 +222,10 @@ def training_text(train: dict) -> tuple[str, str, str]:
         shares = ", ".join(f"{k} {v / total_w:.0%}" for k, v in r2["mix"].items())
         stage2.append(f"the skills are mixed {shares}")
     text = (
-        f"Two stages (`make tiny-model` runs both), {total:.1f} minutes of training in all plus "
-        f"{data:.1f} minutes generating the data.\n\n"
+        f"Two stages (`make tiny-model` runs both): {total + data:.1f} minutes from nothing on 2 CPU "
+        f"threads, {data:.1f} of them generating the data and {total:.1f} training — "
+        f"{'within' if total + data <= TRAIN_BUDGET_MINUTES else 'over'} the "
+        f"{TRAIN_BUDGET_MINUTES}-minute budget.\n\n"
         f"1. {cmd}: {stats}.\n"
         f"2. {cmd2} continues it on {train['examples']:,} fresh conversations ({train['tokens']:,} "
         f"tokens, {train['steps']:,} steps at {c2['lr']:g} with warm-up and cosine decay) in which "
