@@ -240,28 +240,21 @@ def test_answer_positions_give_the_full_logits_loss(trained):
 
 
 @pytest.mark.slow
-def test_compile_trains_like_eager(tmp_path, trained):
-    """``--compile`` (torch.compile with dynamic shapes) follows the eager run's losses."""
+@pytest.mark.parametrize(
+    ("flag", "key", "rel", "abs_"),
+    [("--compile", "compiled", 1e-3, 1e-4), ("--bf16", "bf16", 0.02, 1e-3)],
+)
+def test_speed_option_trains_like_the_default(tmp_path, trained, flag, key, rel, abs_):
+    """``--compile`` (torch.compile with dynamic shapes) and ``--bf16`` (the forward pass under
+    bfloat16 autocast) follow the default run's losses (float rounding / bfloat16 rounding), save
+    the same dtypes and say in the log how they ran."""
     data = next(trained.glob("data-*.jsonl"))
-    out = tmp_path / "compiled"
-    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, "--compile"]) == 0
+    out = tmp_path / key
+    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, flag]) == 0
     log = json.loads((out / "training_log.json").read_text())
-    eager = json.loads((trained / "training_log.json").read_text())
-    assert log["compiled"] is True and eager["compiled"] is False
-    pairs = list(zip(log["history"], eager["history"], strict=True))
-    assert all(abs(a["loss"] - b["loss"]) <= 1e-3 * b["loss"] + 1e-4 for a, b in pairs), pairs
-
-
-def test_bf16_trains_like_float32(tmp_path, trained):
-    """``--bf16`` (the forward pass under bfloat16 autocast) follows the float32 run's losses and
-    saves the same kind of model; the log says how it ran."""
-    data = next(trained.glob("data-*.jsonl"))
-    out = tmp_path / "bf16"
-    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, "--bf16"]) == 0
-    log = json.loads((out / "training_log.json").read_text())
-    fp32 = json.loads((trained / "training_log.json").read_text())
-    assert log["bf16"] is True and fp32["bf16"] is False
-    pairs = list(zip(log["history"], fp32["history"], strict=True))
-    assert all(abs(a["loss"] - b["loss"]) <= 0.02 * b["loss"] + 1e-3 for a, b in pairs), pairs
-    saved = load_file(out / "model.safetensors")
-    assert {t.dtype for t in saved.values()} == {t.dtype for t in load_file(trained / "model.safetensors").values()}
+    default = json.loads((trained / "training_log.json").read_text())
+    assert log[key] is True and default[key] is False
+    pairs = list(zip(log["history"], default["history"], strict=True))
+    assert all(abs(a["loss"] - b["loss"]) <= rel * b["loss"] + abs_ for a, b in pairs), pairs
+    dtypes = {t.dtype for t in load_file(out / "model.safetensors").values()}
+    assert dtypes == {t.dtype for t in load_file(trained / "model.safetensors").values()}
