@@ -9,7 +9,7 @@ OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 CHAINLAB_DATA ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
 export CHAINLAB_DATA
 
-.PHONY: setup demo test lint bench tiny-model clean
+.PHONY: setup demo test lint bench tiny-model tiny-install tiny-release clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,34 @@ tiny-model: $(STAMP)
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base \
 		--examples 28000 --lr 5e-4 --seed 1 --wide-share 1 --mark-weight 4 \
 		--value-format pairs --judge-other-share 0.5 --threads 2 --compile
+
+# Install runs/chainlab-tiny as the packaged chainlab-tiny, rebuild its adapter and GPTQ variant on it,
+# measure all three and rewrite the model card (about 60 minutes on 2 CPU threads; results in runs/release).
+R := runs/release
+tiny-install: $(STAMP)
+	$(OFFLINE) $(BIN)/chainlab install-tiny --model runs/chainlab-tiny
+	$(OFFLINE) $(BIN)/chainlab eval-tiny --model chainlab-tiny --out $(R)/skills.json --threads 2
+	$(OFFLINE) $(BIN)/chainlab arith-data --out runs/arith.jsonl --n 24000 --overwrite
+	$(OFFLINE) $(BIN)/chainlab finetune --model chainlab-tiny --data runs/arith.jsonl --out runs/chainlab-tiny-arith \
+		--rank 16 --alpha 32 --epochs 1 --threads 2 --overwrite
+	$(OFFLINE) $(BIN)/chainlab quantize --model chainlab-tiny --bits 4 --group-size 32 --out runs/chainlab-tiny-gptq --overwrite
+	$(OFFLINE) $(BIN)/chainlab install-tiny --adapter runs/chainlab-tiny-arith --gptq runs/chainlab-tiny-gptq
+	$(OFFLINE) $(BIN)/chainlab eval-tiny --model chainlab-tiny-gptq --out $(R)/skills-gptq.json --threads 2
+	$(OFFLINE) $(BIN)/chainlab eval-tiny --skills arith --out $(R)/arith-base.json --threads 2
+	$(OFFLINE) $(BIN)/chainlab eval-tiny --skills arith --adapter chainlab-tiny-arith --out $(R)/arith-adapter.json --threads 2
+	$(OFFLINE) $(BIN)/chainlab compare --model chainlab-tiny --task game24 --strategies io,cot,cot-sc,tot,tot-paper \
+		--out $(R)/g24 --overwrite
+	$(OFFLINE) $(BIN)/chainlab compare --model chainlab-tiny --adapter chainlab-tiny-arith --task arith --limit 200 \
+		--strategies io,cot,cot-sc,verifier --strategy-opts verifier.k=10 cot-sc.temperature=0.3 \
+		verifier.temperature=0.3 --out $(R)/arith-compare --overwrite
+	$(OFFLINE) $(BIN)/chainlab model-card --dir chainlab/models/weights/chainlab-tiny --skills $(R)/skills.json \
+		--gptq-skills $(R)/skills-gptq.json --arith-base $(R)/arith-base.json \
+		--arith-adapter $(R)/arith-adapter.json --compare $(R)/g24/summary.json \
+		--arith-compare $(R)/arith-compare/summary.json
+
+# Everything from nothing: train (tiny-model), then install, rebuild and measure (tiny-install).
+tiny-release: tiny-model
+	$(MAKE) tiny-install
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -10,7 +10,8 @@ copy of the shipped ``chainlab-tiny`` weights:
    the positions that predict an answer token go through the head, nothing else.
 3. **answer positions + ``torch.compile``** (``train-tiny --compile``): the body compiled with
    dynamic shapes; the one-time compile is timed separately.
-4. **+ bfloat16 autocast** (``train-tiny --compile --bf16``): the forward pass in bfloat16 under
+4. **+ bfloat16 autocast** (``train-tiny --compile --bf16``; skipped on CPUs without AVX512-BF16
+   or AMX, where torch emulates bfloat16 about 17x slower): the forward pass in bfloat16 under
    ``torch.autocast`` (weights, gradients, AdamW and the loss stay float32).
 
 Batches are real: freshly generated training conversations (``tiny_data``), length-bucketed into
@@ -106,12 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--json", help="also write the numbers here")
+    p.add_argument("--bf16-anyway", action="store_true", help="time bfloat16 on a CPU that emulates it")
     args = p.parse_args(argv)
 
     import torch
     from transformers import AutoTokenizer
 
-    from chainlab.models.train_tiny import resolve_init
+    from chainlab.models.train_tiny import native_bf16, resolve_init, slow_bf16_message
 
     torch.set_num_threads(args.threads)
     model_dir = resolve_init(args.model)
@@ -122,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     res = {}
     modes = ("answer_positions", "compiled", "compiled_bf16")
+    if not native_bf16() and not args.bf16_anyway:  # emulated bfloat16: ~17x slower, not a mode
+        print(f"compiled_bf16 skipped: {slow_bf16_message()}")
+        modes = modes[:-1]
     for mode in ("hf_labels", *modes):
         res[mode] = run_mode(mode, model_dir, data, args.warmup, args.steps)
         print(f"{mode:17s} {res[mode]['s_per_step']:.3f} s/step (first step {res[mode]['first_step_s']} s)")
@@ -132,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         res[mode]["max_loss_diff"] = round(drift, 6)
         print(f"{mode:17s} {res[mode]['speedup']:.2f}x the HF labels loss; max loss difference {drift:.2g}")
     res["setup"] = {"threads": args.threads, "steps": args.steps, "warmup": args.warmup,
-                    "batches_tokens": 4096, "model": str(args.model), "torch": torch.__version__}
+                    "batches_tokens": 4096, "model": str(args.model), "torch": torch.__version__,
+                    "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                    "native_bf16": native_bf16()}
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     return 0

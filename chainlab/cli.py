@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval-tiny": ("chainlab.models.eval_skills", "measure chainlab-tiny's skills (model card numbers)"),
     "quantize": ("chainlab.models.quantize", "GPTQ-quantize a model with gptqmodel"),
     "finetune": ("chainlab.models.finetune", "train a LoRA adapter with peft"),
+    "install-tiny": ("chainlab.models.install_tiny", "install trained builds as the packaged models"),
     "model-card": ("chainlab.models.model_card", "write chainlab-tiny's MODEL_CARD.md from measurements"),
     "arith-data": ("chainlab.models.arith_data", "write the arithmetic SFT data of the adapter"),
     "compare": ("chainlab.eval.cli_compare", "compare prompting strategies on a task"),

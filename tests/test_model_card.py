@@ -109,6 +109,11 @@ def test_card_from_measurements(tmp_path, capsys):
     _write(d / "training_summary.json", two)
     assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
     assert "training — over the 90-minute budget" in (d / "MODEL_CARD.md").read_text()
+    assert "from nothing on 2 CPU threads" in (d / "MODEL_CARD.md").read_text()  # CPU not logged
+    two["cpu_capability"] = "AVX2"  # a run that logged its CPU names it: step times depend on it
+    _write(d / "training_summary.json", two)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    assert "from nothing on 2 AVX2 CPU threads" in (d / "MODEL_CARD.md").read_text()
 
     # a second stage that changes the value check names it, and the targets section describes
     # the check the model was left with

@@ -242,15 +242,16 @@ def test_answer_positions_give_the_full_logits_loss(trained):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("flag", "key", "rel", "abs_"),
-    [("--compile", "compiled", 1e-3, 1e-4), ("--bf16", "bf16", 0.02, 1e-3)],
+    [(["--compile"], "compiled", 1e-3, 1e-4), (["--bf16", "--bf16-anyway"], "bf16", 0.02, 1e-3)],
 )
 def test_speed_option_trains_like_the_default(tmp_path, trained, flag, key, rel, abs_):
     """``--compile`` (torch.compile with dynamic shapes) and ``--bf16`` (the forward pass under
-    bfloat16 autocast) follow the default run's losses (float rounding / bfloat16 rounding), save
-    the same dtypes and say in the log how they ran."""
+    bfloat16 autocast; ``--bf16-anyway`` so it runs on CPUs without bfloat16 instructions too)
+    follow the default run's losses (float rounding / bfloat16 rounding), save the same dtypes
+    and say in the log how they ran."""
     data = next(trained.glob("data-*.jsonl"))
     out = tmp_path / key
-    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, flag]) == 0
+    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, *flag]) == 0
     log = json.loads((out / "training_log.json").read_text())
     default = json.loads((trained / "training_log.json").read_text())
     assert log[key] is True and default[key] is False
@@ -258,3 +259,50 @@ def test_speed_option_trains_like_the_default(tmp_path, trained, flag, key, rel,
     assert all(abs(a["loss"] - b["loss"]) <= rel * b["loss"] + abs_ for a, b in pairs), pairs
     dtypes = {t.dtype for t in load_file(out / "model.safetensors").values()}
     assert dtypes == {t.dtype for t in load_file(trained / "model.safetensors").values()}
+
+
+def test_bf16_is_refused_on_a_cpu_without_bfloat16(tmp_path, monkeypatch, capsys):
+    """On a CPU that emulates bfloat16 (AVX2 only), ``--bf16`` would make training ~17x slower:
+    it is refused before any work, naming the CPU and the ways out."""
+    from chainlab.models import train_tiny
+
+    monkeypatch.setattr(train_tiny, "native_bf16", lambda: False)
+    out = tmp_path / "m"
+    assert main(["train-tiny", "--out", str(out), *SMALL, "--bf16"]) == 2
+    err = capsys.readouterr().err
+    assert "no bfloat16 instructions" in err and "Drop --bf16" in err and "--bf16-anyway" in err
+    assert not out.exists()
+
+
+
+def test_install_tiny_ships_a_two_stage_run(tmp_path, trained, capsys):
+    """``chainlab install-tiny --model RUN`` copies exactly the shipped files of a continued run
+    into the weights directory and writes ``training_summary.json`` (both stages, no per-step
+    history) for the model card; an incomplete build is refused before anything is copied."""
+    from chainlab.llms import load_llm
+    from chainlab.models.install_tiny import SHIPPED
+
+    second = tmp_path / "second"
+    data = next(trained.glob("data-*.jsonl"))
+    assert main(["train-tiny", "--out", str(second), "--data", str(data), "--threads", "1",
+                 "--batch-tokens", "1024", "--init-from", str(trained)]) == 0
+    weights = tmp_path / "weights"
+    assert main(["install-tiny", "--model", str(second), "--weights-dir", str(weights)]) == 0
+    dest = weights / "chainlab-tiny"
+    shipped = SHIPPED["model"][1]
+    assert sorted(p.name for p in dest.iterdir()) == sorted([*shipped, "training_summary.json"])
+    assert all((dest / f).read_bytes() == (second / f).read_bytes() for f in shipped)
+    summary = json.loads((dest / "training_summary.json").read_text())
+    assert "history" not in summary and "history" not in summary["base"]
+    assert summary["steps"] == json.loads((second / "training_log.json").read_text())["steps"]
+    assert summary["base"]["config"] == json.loads((trained / "training_log.json").read_text())["config"]
+    assert isinstance(load_llm(str(dest), max_new_tokens=4).invoke("[INST] hi [/INST]"), str)  # it loads
+
+    # a model run is not an adapter: refused, nothing copied; a missing directory is named
+    assert main(["install-tiny", "--adapter", str(second), "--weights-dir", str(weights)]) == 2
+    err = capsys.readouterr().err
+    assert "adapter_config.json" in err and "chainlab finetune" in err
+    assert not (weights / "chainlab-tiny-arith").exists()
+    assert main(["install-tiny", "--gptq", str(tmp_path / "nope"), "--weights-dir", str(weights)]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    assert main(["install-tiny"]) == 2

@@ -220,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
     for k, v in res.items():
         print(f"{k:>16}: {v:.3f}" if isinstance(v, float) else f"{k:>16}: {v}")
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(res, indent=2))
     return 0
 

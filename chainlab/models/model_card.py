@@ -159,6 +159,11 @@ def _joined(clauses: list[str]) -> str:
     return clauses[0] if len(clauses) == 1 else ", ".join(clauses[:-1]) + " and " + clauses[-1]
 
 
+def _cpu(run: dict) -> str:
+    """``"AVX512 "`` when the run logged its CPU's vector capability (step times depend on it)."""
+    return f"{run['cpu_capability']} " if run.get("cpu_capability") else ""
+
+
 def _compile_flag(run: dict) -> str:
     """`` --compile`` / `` --bf16`` when a run's transformer went through torch.compile / ran its
     forward pass in bfloat16."""
@@ -222,8 +227,8 @@ def training_text(train: dict) -> tuple[str, str, str]:
         shares = ", ".join(f"{k} {v / total_w:.0%}" for k, v in r2["mix"].items())
         stage2.append(f"the skills are mixed {shares}")
     text = (
-        f"Two stages (`make tiny-model` runs both): {total + data:.1f} minutes from nothing on 2 CPU "
-        f"threads, {data:.1f} of them generating the data and {total:.1f} training — "
+        f"Two stages (`make tiny-model` runs both): {total + data:.1f} minutes from nothing on 2 "
+        f"{_cpu(train)}CPU threads, {data:.1f} of them generating the data and {total:.1f} training — "
         f"{'within' if total + data <= TRAIN_BUDGET_MINUTES else 'over'} the "
         f"{TRAIN_BUDGET_MINUTES}-minute budget.\n\n"
         f"1. {cmd}: {stats}.\n"

@@ -151,7 +151,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--bf16", action="store_true",
         help="compute the forward pass in bfloat16 (torch.autocast; weights, gradients and AdamW "
         "stay float32): about 1.4x faster steps on CPUs with AVX512-BF16 or AMX, losses within "
-        "0.3%% of float32",
+        "0.3%% of float32; refused on CPUs without them, where bfloat16 is emulated and about "
+        "17x slower",
+    )
+    p.add_argument(
+        "--bf16-anyway", action="store_true",
+        help="run --bf16 even on a CPU without bfloat16 instructions (slow; for checking numerics)",
     )
     p.add_argument("--checkpoint-every", type=int, default=DEFAULTS["checkpoint_every"])
     p.add_argument("--stop-after", type=int, help=argparse.SUPPRESS)  # tests: simulate a crash
@@ -260,6 +265,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.bf16 and not args.bf16_anyway and not native_bf16():
+        print(f"error: {slow_bf16_message()}", file=sys.stderr)
+        return 2
     try:
         train(
             out, cfg, data=args.data, threads=args.threads, resume=not args.no_resume,
@@ -273,6 +281,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- pieces
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 matrix products natively (AVX512-BF16 or AMX, as
+    oneDNN reports it). Without them torch emulates bfloat16, and ``--bf16`` is a slowdown."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch built without oneDNN
+        return False
+
+
+def slow_bf16_message() -> str:
+    """Why ``--bf16`` is refused on this CPU, and what to do instead."""
+    import torch
+
+    return (
+        "--bf16: this CPU has no bfloat16 instructions (torch's CPU capability: "
+        f"{torch.backends.cpu.get_cpu_capability()}; bfloat16 needs AVX512-BF16 or AMX), so "
+        "torch emulates it: a chainlab-tiny step took 47 s instead of 2.7 s on such a CPU. Drop "
+        "--bf16 (--compile still helps), or add --bf16-anyway to run it regardless."
+    )
 
 
 def resolve_init(name: str) -> Path:
@@ -683,6 +714,7 @@ def train(
         "data_seconds": round(t_data, 1),
         "train_seconds": round(train_seconds, 1),
         "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the step time depends on it
         "compiled": compiled,
         "bf16": bf16,
         "final_loss_avg100": round(sum(h["loss"] for h in history[-100:]) / min(100, len(history)), 5),

@@ -1,0 +1,127 @@
+"""Install trained builds into the models that ship inside chainlab (``chainlab/models/weights``).
+
+    chainlab install-tiny --model runs/chainlab-tiny
+    chainlab install-tiny --adapter runs/chainlab-tiny-arith --gptq runs/chainlab-tiny-gptq
+
+Copies exactly the files that ship — safetensors weights, JSON configs, the tokenizer, the chat
+template and the loss curve; no checkpoints, data or pickles — into ``chainlab-tiny``,
+``chainlab-tiny-arith`` and ``chainlab-tiny-gptq``. Every file is checked before any is copied, so
+a build with a missing file leaves the installed model as it was. ``--model`` (a ``chainlab
+train-tiny`` run) also writes ``training_summary.json``, which the model card reads: the run's
+``training_log.json`` without its per-step history and, for a run that continued another
+(``--init-from``), that run's log the same way under ``base``. ``make tiny-release`` runs this
+between training and measuring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from chainlab.models.registry import WEIGHTS_DIR
+
+#: kind -> (packaged name, files that ship, the command that builds it)
+SHIPPED: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "model": (
+        "chainlab-tiny",
+        ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+         "tokenizer_config.json", "chat_template.jinja", "loss_curve.png"),
+        "chainlab train-tiny",
+    ),
+    "adapter": (
+        "chainlab-tiny-arith",
+        ("adapter_config.json", "adapter_model.safetensors", "chat_template.jinja", "loss_curve.png",
+         "tokenizer.json", "tokenizer_config.json", "training_args.json"),
+        "chainlab finetune",
+    ),
+    "gptq": (
+        "chainlab-tiny-gptq",
+        ("chat_template.jinja", "config.json", "generation_config.json", "model.safetensors",
+         "quantize_config.json", "tokenizer.json", "tokenizer_config.json"),
+        "chainlab quantize",
+    ),
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``chainlab install-tiny``."""
+    p.add_argument("--model", help="a finished `chainlab train-tiny` run directory")
+    p.add_argument("--adapter", help="a `chainlab finetune` output directory")
+    p.add_argument("--gptq", help="a `chainlab quantize` output directory")
+    p.add_argument(
+        "--weights-dir", default=str(WEIGHTS_DIR),
+        help="where the packaged models live (default: this install's chainlab/models/weights)",
+    )
+
+
+def _log_without_history(run: Path) -> dict:
+    path = run / "training_log.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{run} holds no training_log.json: it is not a finished `chainlab train-tiny` run "
+            "(rerun the same train-tiny command to finish it)."
+        )
+    log = json.loads(path.read_text())
+    log.pop("history", None)
+    return log
+
+
+def training_summary(run: Path) -> dict:
+    """``training_log.json`` of ``run`` without its history; the run it continued under ``base``."""
+    summary = _log_without_history(run)
+    init_from = summary.get("config", {}).get("init_from")
+    if init_from:
+        base = Path(init_from)
+        if not (base / "training_log.json").exists():
+            raise FileNotFoundError(
+                f"{run} continued {base}, which holds no training_log.json: the model card needs "
+                f"the first stage's log; keep {base} until the model is installed."
+            )
+        summary["base"] = _log_without_history(base)
+    return summary
+
+
+def install(src: Path, kind: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
+    """Copy the shipped files of build ``src`` (``kind``: model, adapter or gptq) into
+    ``weights_dir``; returns the packaged model's directory.
+
+    Raises:
+        FileNotFoundError: ``src`` lacks a file that ships (nothing is copied then).
+    """
+    name, files, command = SHIPPED[kind]
+    missing = [f for f in files if not (src / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{src} lacks {', '.join(missing)}: not a finished `{command}` output; nothing was "
+            f"installed into {name}."
+        )
+    summary = training_summary(src) if kind == "model" else None
+    dest = weights_dir / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copyfile(src / f, dest / f)
+    if summary is not None:
+        (dest / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return dest
+
+
+def run(args: argparse.Namespace) -> int:
+    """``chainlab install-tiny``: install the given builds."""
+    builds = [(kind, getattr(args, kind)) for kind in SHIPPED if getattr(args, kind)]
+    if not builds:
+        print("error: nothing to install; give --model, --adapter and/or --gptq.", file=sys.stderr)
+        return 2
+    try:
+        for kind, src in builds:
+            if not Path(src).is_dir():
+                raise FileNotFoundError(f"--{kind} {src}: no such directory.")
+        for kind, src in builds:
+            dest = install(Path(src), kind, Path(args.weights_dir))
+            print(f"installed {src} as {dest}")
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
