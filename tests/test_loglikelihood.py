@@ -62,7 +62,9 @@ def test_loglikelihood_runs_on_adapted_and_quantized_models(variant, tiny_model_
     scores = llm.loglikelihood(pairs)
     for (c, x), s in zip(pairs, scores, strict=True):
         assert math.isfinite(s.logprob) and s.logprob < 0
-        assert s.logprob == pytest.approx(manual_logprob(llm, c, x), abs=1e-3)
+        # GPTQ on CPU computes in float16, whose spacing is 0.008 at logits of 8-16: batched and
+        # unbatched passes round apart by that much (seen on AVX2 CPUs), so allow 0.1%
+        assert s.logprob == pytest.approx(manual_logprob(llm, c, x), abs=1e-3, rel=1e-3)
 
 
 def test_loglikelihood_prefers_the_embedded_models_own_answer():

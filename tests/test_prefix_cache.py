@@ -289,18 +289,20 @@ def test_quantized_and_adapted_models_reuse_prefixes_with_same_tokens(
         )
     plain = model.model_copy(update={"prefix_reuse": False})
     a, b = model.generate(PROMPTS), plain.generate(PROMPTS)
-    assert_same(a, b)  # greedy: the same tokens
+    check = assert_same if variant != "gptq" else assert_mostly_same
+    check(a, b)  # greedy: the same tokens
     assert usage(a)["prefix_cached_tokens"] > 0, model.prefix_reuse_problem()
     kwargs = {"n": 3, "temperature": 1.3, "seed": 4}
-    a, b = model.generate(PROMPTS, **kwargs), plain.generate(PROMPTS, **kwargs)
-    if variant != "gptq":
-        assert_same(a, b)
-        return
-    # GPTQ on CPU computes in float16: the two ways of computing the same attention round
-    # differently, so a sampled token can flip where two tokens are nearly tied (as it can when
-    # the batch composition changes). Nearly every sampled sequence is still the same.
+    check(model.generate(PROMPTS, **kwargs), plain.generate(PROMPTS, **kwargs))
+
+
+def assert_mostly_same(a, b) -> None:
+    """GPTQ on CPU computes in float16: the two ways of computing the same attention round
+    differently, so a token can flip where two tokens are nearly tied (as it can when the batch
+    composition changes; greedy too on AVX2 CPUs, in 1 of these 4 prompts of a random model).
+    Three in four sequences are still the same, and so is every prompt's token count."""
     flat_a, flat_b = sum(outputs(a), []), sum(outputs(b), [])
-    assert len(flat_a) == len(flat_b) == 3 * len(PROMPTS)
+    assert len(flat_a) == len(flat_b) == len(a.generations[0]) * len(PROMPTS)
     assert sum(x == y for x, y in zip(flat_a, flat_b, strict=True)) >= 0.75 * len(flat_a)
     assert usage(a)["prompt_tokens"] == usage(b)["prompt_tokens"]
 
