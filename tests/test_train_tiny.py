@@ -305,4 +305,8 @@ def test_install_tiny_ships_a_two_stage_run(tmp_path, trained, capsys):
     assert not (weights / "chainlab-tiny-arith").exists()
     assert main(["install-tiny", "--gptq", str(tmp_path / "nope"), "--weights-dir", str(weights)]) == 2
     assert "no such directory" in capsys.readouterr().err
+    # with two builds, a bad second one stops the first from being installed too
+    assert main(["install-tiny", "--model", str(second), "--adapter", str(second),
+                 "--weights-dir", str(tmp_path / "w2")]) == 2
+    assert "adapter_config.json" in capsys.readouterr().err and not (tmp_path / "w2").exists()
     assert main(["install-tiny"]) == 2

@@ -84,6 +84,21 @@ def training_summary(run: Path) -> dict:
     return summary
 
 
+def check_build(src: Path, kind: str) -> dict | None:
+    """Raise FileNotFoundError unless ``src`` holds every file that ships for ``kind`` (model,
+    adapter or gptq); returns the training summary of a model, else None."""
+    name, files, command = SHIPPED[kind]
+    if not src.is_dir():
+        raise FileNotFoundError(f"--{kind} {src}: no such directory.")
+    missing = [f for f in files if not (src / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{src} lacks {', '.join(missing)}: not a finished `{command}` output; nothing was "
+            f"installed into {name}."
+        )
+    return training_summary(src) if kind == "model" else None
+
+
 def install(src: Path, kind: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     """Copy the shipped files of build ``src`` (``kind``: model, adapter or gptq) into
     ``weights_dir``; returns the packaged model's directory.
@@ -91,14 +106,8 @@ def install(src: Path, kind: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     Raises:
         FileNotFoundError: ``src`` lacks a file that ships (nothing is copied then).
     """
-    name, files, command = SHIPPED[kind]
-    missing = [f for f in files if not (src / f).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{src} lacks {', '.join(missing)}: not a finished `{command}` output; nothing was "
-            f"installed into {name}."
-        )
-    summary = training_summary(src) if kind == "model" else None
+    summary = check_build(src, kind)
+    name, files, _ = SHIPPED[kind]
     dest = weights_dir / name
     dest.mkdir(parents=True, exist_ok=True)
     for f in files:
@@ -115,9 +124,8 @@ def run(args: argparse.Namespace) -> int:
         print("error: nothing to install; give --model, --adapter and/or --gptq.", file=sys.stderr)
         return 2
     try:
-        for kind, src in builds:
-            if not Path(src).is_dir():
-                raise FileNotFoundError(f"--{kind} {src}: no such directory.")
+        for kind, src in builds:  # every build is checked before any is installed
+            check_build(Path(src), kind)
         for kind, src in builds:
             dest = install(Path(src), kind, Path(args.weights_dir))
             print(f"installed {src} as {dest}")
