@@ -55,7 +55,8 @@ tiny-install: $(STAMP)
 	$(OFFLINE) $(BIN)/chainlab eval-tiny --model chainlab-tiny-gptq --out $(R)/skills-gptq.json --threads 2
 	$(OFFLINE) $(BIN)/chainlab eval-tiny --skills arith --out $(R)/arith-base.json --threads 2
 	$(OFFLINE) $(BIN)/chainlab eval-tiny --skills arith --adapter chainlab-tiny-arith --out $(R)/arith-adapter.json --threads 2
-	$(OFFLINE) $(BIN)/chainlab compare --model chainlab-tiny --task game24 --strategies io,cot,cot-sc,tot,tot-paper \
+	$(OFFLINE) $(BIN)/chainlab compare --model chainlab-tiny --task game24 \
+		--strategies io,cot,cot-sc,cot-composed,cot-sc-composed,tot,tot-paper \
 		--out $(R)/g24 --overwrite
 	$(OFFLINE) $(BIN)/chainlab compare --model chainlab-tiny --adapter chainlab-tiny-arith --task arith --limit 200 \
 		--strategies io,cot,cot-sc,verifier --strategy-opts verifier.k=10 cot-sc.temperature=0.3 \

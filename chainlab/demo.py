@@ -1,13 +1,15 @@
 """The default strategy comparison on the embedded model (``make demo``).
 
-Runs ``chainlab compare --model chainlab-tiny --task game24 --strategies io,cot,cot-sc,tot
---limit 100 --out runs/demo``: an interrupted or finished demo continues where it stopped when run
-again (resume semantics), and prints the table and where the plot is. Fails clearly when
-``chainlab-tiny`` is not installed yet.
+Runs ``chainlab compare --model chainlab-tiny --task game24 --strategies
+io,cot,cot-sc,cot-composed,cot-sc-composed,tot --limit 100 --out runs/demo``: an interrupted or
+finished demo continues where it stopped when run again (resume semantics), and prints the table and
+where the plot is. Fails clearly when ``chainlab-tiny`` is not installed yet.
 
 ``tot`` is Tree-of-Thoughts BFS (b=5) with the final answer written from the validated steps;
-``--paper`` also runs ``tot-paper``, the paper's way (the model writes the answer line) — a second
-full search, so it roughly doubles the run time.
+``cot-composed`` / ``cot-sc-composed`` read CoT's answers the same way (``cot`` / ``cot-sc`` take the
+model's own answer line), so CoT and ToT are compared like for like. ``--paper`` also runs
+``tot-paper``, the paper's way (the model writes the answer line) — a second full search, so it
+roughly doubles the run time.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 __all__ = ["add_arguments", "run", "compare_argv", "DEFAULT_STRATEGIES", "PAPER_STRATEGY"]
 
 MODEL = "chainlab-tiny"
-DEFAULT_STRATEGIES = "io,cot,cot-sc,tot"
+DEFAULT_STRATEGIES = "io,cot,cot-sc,cot-composed,cot-sc-composed,tot"
 DEFAULT_LIMIT = 100
 DEFAULT_OUT = "runs/demo"
 #: the strategy ``--paper`` adds

@@ -325,6 +325,39 @@ def test_tot_and_tot_paper_strategies():
         build_strategies(["tot"], llm, task, {"tot": {"search_options": {"bogus": 1}}})
 
 
+def test_cot_composed_strategies_read_answers_from_valid_steps(capsys, tmp_path, monkeypatch,
+                                                               no_data):  # fmt: skip
+    """cot-composed / cot-sc-composed answer from the validated steps; cot keeps the model's line."""
+    import re
+
+    from chainlab.tasks.game24_math import format_step, parse_numbers, solution_paths
+
+    def respond(prompt: str, j: int) -> str:  # right steps, wrong answer line
+        nums = parse_numbers(re.findall(r"Input: ([\d ]+)", prompt)[-1])
+        path = solution_paths(nums, limit=1)[0]
+        return "\n".join(format_step(s) for s in path) + "\nAnswer: 1 + 1 = 24"
+
+    llm = FakeLLM(responder=respond)
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: llm)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, *BASE, "--strategies", "cot,cot-composed,cot-sc-composed",
+                           "--limit", "2", "--strategy-opts", "cot-sc-composed.k=3",
+                           "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    summary = {s["name"]: s for s in json.loads((out / "summary.json").read_text())["strategies"]}
+    assert summary["cot"]["accuracy"] == 0.0
+    assert summary["cot-composed"]["accuracy"] == summary["cot-sc-composed"]["accuracy"] == 1.0
+    task = load_problems("game24", limit=1).task
+    built = build_strategies(["cot-composed", "cot-sc-composed"], llm, task)
+    assert built["cot-composed"].compose_answer and built["cot-sc-composed"].base.compose_answer
+    assert built["cot-sc-composed"].k == 10
+    opts = parse_strategy_opts(["cot-sc-composed.base.compose_answer=false"], ["cot-sc-composed"])
+    assert not build_strategies(["cot-sc-composed"], llm, task, opts)["cot-sc-composed"].base.compose_answer
+    arith = load_problems("arith", limit=1).task
+    with pytest.raises(StrategyConfigError, match="compose_answer=True needs a task"):
+        build_strategies(["cot-composed"], llm, arith)
+
+
 def test_harness_completion_lengths_for_game24():
     task = load_problems("game24", limit=1).task
     built = build_strategies(["io", "cot", "cot-sc", "verifier", "tot"], FakeLLM(responder=str),

@@ -29,7 +29,7 @@ def test_demo_defaults():
     demo.add_arguments(parser)
     argv = demo.compare_argv(parser.parse_args([]))
     assert argv == ["--model", "chainlab-tiny", "--task", "game24", "--strategies",
-                    "io,cot,cot-sc,tot", "--limit", "100", "--out", "runs/demo",
+                    "io,cot,cot-sc,cot-composed,cot-sc-composed,tot", "--limit", "100", "--out", "runs/demo",
                     "--batch-size", "50", "--resume"]  # fmt: skip
 
 
@@ -37,7 +37,7 @@ def test_demo_paper_option_adds_tot_paper():
     parser = argparse.ArgumentParser()
     demo.add_arguments(parser)
     argv = demo.compare_argv(parser.parse_args(["--paper"]))
-    assert argv[argv.index("--strategies") + 1] == "io,cot,cot-sc,tot,tot-paper"
+    assert argv[argv.index("--strategies") + 1] == "io,cot,cot-sc,cot-composed,cot-sc-composed,tot,tot-paper"
     argv = demo.compare_argv(parser.parse_args(["--paper", "--strategies", "tot,tot-paper"]))
     assert argv[argv.index("--strategies") + 1] == "tot,tot-paper"
 

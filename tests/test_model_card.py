@@ -33,6 +33,7 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "5,500,000 parameters (5.50M)" in card
     assert "| propose: valid proposal lines | 97.1% | not measured | ≥ 95% |" in card
     assert "| tot | 60.0% (60/100) | 50.0% – 69.0% | 70.0% | 7.0 | 900 | 3000 | 1.50 |" in card
+    assert "--task game24 --strategies tot --out" in card  # the strategies that were compared
     assert "2.0 minutes on 2 CPU threads" in card
     assert "--examples 100 --threads 2" in card and "50% are *wide*" in card
 

@@ -249,3 +249,58 @@ def test_game24_compose_answer_static_expansion():
     bad = composing.static_expansion({"numbers": "1 2 3 4"}, state)  # steps of another puzzle
     assert bad is not None and not bad.children and "cannot compose" in bad.errors[0]
     assert "compose_answer=True" in repr(composing)
+
+
+# ---------------------------------------------------------------- CoT answers composed from steps
+
+_GOOD_COT = "10 - 4 = 6 (left: 5 6 6)\n5 * 6 = 30 (left: 6 30)\n30 - 6 = 24 (left: 24)\n"
+
+
+def test_steps_answer_needs_a_valid_chain_to_24():
+    from chainlab.tasks.game24 import steps_answer
+
+    assert steps_answer("4 5 6 10", _GOOD_COT + "Answer: (5 + 11) + (5 - 3) = 24") == (
+        "(5 * (10 - 4)) - 6"
+    )
+    assert steps_answer([4, 5, 6, 10], _GOOD_COT) == "(5 * (10 - 4)) - 6"
+    wrong_left = _GOOD_COT.replace("(left: 6 30)", "(left: 5 30)")
+    assert steps_answer("4 5 6 10", wrong_left) is None  # a step that does not check
+    assert steps_answer("4 5 6 10", _GOOD_COT.replace("30 - 6 = 24 (left: 24)", "30 + 6 = 36 (left: 36)")) is None
+    assert steps_answer("4 5 6 10", "Answer: (5 * (10 - 4)) - 6 = 24") is None  # no steps
+    assert steps_answer("1 2 3 4", _GOOD_COT) is None  # steps of another puzzle
+    assert steps_answer("4 5 6 10", "") is None
+
+
+def test_cot_compose_answer_replaces_a_wrong_answer_line_and_traces_it():
+    from langchain_core.language_models.fake import FakeListLLM
+
+    from chainlab.chains import chain_of_thought, self_consistency
+
+    task = get_task("game24")
+    assert task.composes_answers and not get_task("gsm8k").composes_answers
+    wrong_line = _GOOD_COT + "Answer: (5 + 11) + (5 - 3) = 24"
+    bad_steps = "4 + 5 = 9 (left: 6 9 10)\nAnswer: 4 * 6 = 24"
+    p = {"numbers": "4 5 6 10"}
+
+    paper = chain_of_thought(FakeListLLM(responses=[wrong_line]), "game24").invoke(p)
+    assert paper.answer == "(5 + 11) + (5 - 3)" and not paper.correct
+    res = chain_of_thought(FakeListLLM(responses=[wrong_line]), "game24", compose_answer=True).invoke(p)
+    assert res.answer == "(5 * (10 - 4)) - 6" and res.correct
+    assert res.trace.stages() == ["reason", "compose"]
+    ev = res.trace[1]
+    assert ev.parent == 0 and ev.prompt is None and ev.data["model_answer"] == "(5 + 11) + (5 - 3)"
+    assert res.candidates[0].data["composed"] and res.usage.calls == 1  # no LLM call to compose
+    kept = chain_of_thought(FakeListLLM(responses=[bad_steps]), "game24", compose_answer=True).invoke(p)
+    assert kept.answer == "4 * 6" and kept.trace.stages() == ["reason"]  # steps do not check
+
+    # self-consistency votes on the composed answers: 2 composed right beat 1 + 1 + 1 model lines
+    samples = [bad_steps, wrong_line, "Answer: 4 + 6 = 24", wrong_line, "Answer: 10 + 6 + 5 + 4 = 24"]
+    llm = FakeListLLM(responses=samples)
+    sc = self_consistency(chain_of_thought(llm, "game24", compose_answer=True), k=5, temperature=0.7)
+    out = sc.invoke(p)
+    assert out.answer == "(5 * (10 - 4)) - 6" and out.correct
+    assert out.candidates[0].votes == 2 and out.confidence == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="compose_answer=True needs a task.*'gsm8k'"):
+        chain_of_thought(FakeListLLM(responses=["x"]), "gsm8k", compose_answer=True).invoke(
+            {"question": "1 + 1?", "answer": "2"}
+        )

@@ -7,6 +7,12 @@
 * ``few_shot`` (Wei et al., 2022): worked examples as earlier chat turns; the answer is read from
   the rationale (``The answer is n`` / ``#### n`` / ``Answer: ...``).
 * ``task``: the task's own CoT prompt (Game of 24: ``cot_prompt``, answer from the ``Answer:`` line).
+
+``compose_answer=True`` (tasks whose steps can be checked: Game of 24) takes the answer from the
+reasoning's validated steps when they reach a final answer, instead of the model's own answer line —
+what ``tot_search`` does with ``search_options={"compose_answer": True}``. Such a candidate gets a
+``compose`` trace event (no LLM call) holding the composed answer and the model's; a completion
+whose steps do not check keeps the model's answer.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ class ChainOfThought(FewShot):
         extract_max_new_tokens: completion length of the extraction stage.
         output_key: few-shot example key holding the rationale (falls back to ``rationale``,
             ``solution``, ``answer``).
+        compose_answer: answer from the validated steps when they check (see the module
+            docstring); the task must compose answers (``task.composes_answers``).
 
     ``max_new_tokens`` (the reasoning stage) defaults to the task's ``completion_lengths["cot"]``
     (Game of 24: 100), else 256.
@@ -46,6 +54,7 @@ class ChainOfThought(FewShot):
     answer_trigger: str | None = None
     extract_max_new_tokens: int = 32
     output_key: str = "rationale"
+    compose_answer: bool = False
 
     def validate_params(self) -> None:
         if self.llm is None:
@@ -55,6 +64,11 @@ class ChainOfThought(FewShot):
         if self.mode == "few_shot" and not (self.examples or self.example_selector or self.prompt):
             raise ValueError(
                 "chain_of_thought(mode='few_shot') needs examples or an example_selector."
+            )
+        if self.compose_answer and not getattr(self.task, "composes_answers", False):
+            raise ValueError(
+                f"compose_answer=True needs a task whose reasoning steps can be checked (game24); "
+                f"task {self.task.name!r} cannot compose answers — drop compose_answer."
             )
 
     def resolved_mode(self, problem: dict[str, Any]) -> str:
@@ -99,6 +113,36 @@ class ChainOfThought(FewShot):
         temperature: float = 0.0,
         top_k: int | None = None,
         top_p: float | None = None,
+    ) -> list[list[Candidate]]:
+        cands = self._reason(run, n, temperature, top_k, top_p)
+        if self.compose_answer:
+            cands = [self._composed(run, i, row) for i, row in enumerate(cands)]
+        return cands
+
+    def _composed(self, run: Run, i: int, cands: list[Candidate]) -> list[Candidate]:
+        """Candidates of problem ``i`` with answers composed from their validated steps."""
+        out = []
+        for cand in cands:
+            answer = self.task.compose_answer(run.problems[i], cand.text)  # text: the reasoning
+            if answer is None:
+                out.append(cand)
+                continue
+            ev = run.traces[i].add(
+                "compose", None, answer, parent=cand.event, sample=cand.data.get("sample"),
+                answer=answer, model_answer=cand.answer,
+            )  # fmt: skip
+            data = {**cand.data, "composed": True, "model_answer": cand.answer}
+            norm = self.task.normalize(answer)
+            out.append(Candidate(answer, norm, cand.text, event=ev.id, data=data))
+        return out
+
+    def _reason(
+        self,
+        run: Run,
+        n: int,
+        temperature: float,
+        top_k: int | None,
+        top_p: float | None,
     ) -> list[list[Candidate]]:
         modes = [self.resolved_mode(p) for p in run.problems]
         prompts = [self.reasoning_prompt(p, m) for p, m in zip(run.problems, modes, strict=True)]

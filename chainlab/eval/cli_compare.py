@@ -4,8 +4,9 @@ Writes DIR/results.jsonl (one line per problem and strategy, flushed chunk by ch
 (the settings), DIR/summary.json, DIR/summary.csv and DIR/accuracy_vs_cost.png. An interrupted
 run continues with the same command plus --resume.
 
-Strategies: io, few-shot, cot, cot-sc (k=10), verifier (k=5), tot (BFS, b=5, the answer written
-from the validated steps), tot-paper (BFS, b=5, the model writes the answer as in the ToT paper),
+Strategies: io, few-shot, cot, cot-sc (k=10), cot-composed and cot-sc-composed (the same, the
+answer written from the validated steps), verifier (k=5), tot (BFS, b=5, the answer written from
+the validated steps), tot-paper (BFS, b=5, the model writes the answer as in the ToT paper),
 tot-dfs, least-to-most. Options: --strategy-opts cot-sc.k=5 tot.b=3, or JSON '{"tot": {"b": 3}}';
 tot.search_options='{"compose_answer": false}' makes tot write answers the paper's way.
 

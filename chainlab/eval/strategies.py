@@ -7,6 +7,9 @@
                    ``few-shot.examples`` as JSON
 ``cot``            ``chain_of_thought(llm, task)``
 ``cot-sc``         ``self_consistency(chain_of_thought(llm, task), k=10)``
+``cot-composed``   ``chain_of_thought(llm, task, compose_answer=True)``: the answer is written from
+                   the validated steps when they reach it (Game of 24), as ``tot`` does
+``cot-sc-composed`` ``self_consistency(chain_of_thought(llm, task, compose_answer=True), k=10)``
 ``verifier``       ``verifier(chain_of_thought(llm, task), k=5)``
 ``tot``            ``tot_search(llm, task, method="bfs", b=5,
                    search_options={"compose_answer": True})``: Tree-of-Thoughts BFS whose final
@@ -70,6 +73,7 @@ class StrategySpec:
         cls: the strategy class in :mod:`chainlab.chains` (its fields are valid options).
         defaults: factory keyword defaults (overridable by options).
         over_cot: the factory wraps a ``chain_of_thought`` base.
+        base_defaults: keyword defaults of that base (overridable by ``base.X`` options).
         needs_search: the task must have a Tree-of-Thoughts search protocol.
     """
 
@@ -80,6 +84,7 @@ class StrategySpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     over_cot: bool = False
     needs_search: bool = False
+    base_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 STRATEGY_SPECS: dict[str, StrategySpec] = {
@@ -91,6 +96,16 @@ STRATEGY_SPECS: dict[str, StrategySpec] = {
         StrategySpec(
             "cot-sc", "self-consistency over CoT (k=10)", "self_consistency", "SelfConsistency",
             {"k": 10}, over_cot=True,
+        ),
+        StrategySpec(
+            "cot-composed", "chain of thought, the answer written from the validated steps",
+            "chain_of_thought", "ChainOfThought", {"compose_answer": True},
+        ),
+        StrategySpec(
+            "cot-sc-composed",
+            "self-consistency over CoT (k=10), answers written from the validated steps",
+            "self_consistency", "SelfConsistency", {"k": 10}, over_cot=True,
+            base_defaults={"compose_answer": True},
         ),
         StrategySpec(
             "verifier", "CoT samples checked by a judge (k=5)", "verifier", "Verifier",
@@ -322,7 +337,7 @@ def build_strategies(
                         f"Unknown base option(s) for {name}: {', '.join(bad)}. "
                         f"Valid: {', '.join(sorted(base_valid))}."
                     )
-                base = chains.chain_of_thought(llm, task=task, **base_opts)
+                base = chains.chain_of_thought(llm, task=task, **{**spec.base_defaults, **base_opts})
                 strategy = factory(base, **kwargs)
             else:
                 strategy = factory(llm, task=task, **kwargs)

@@ -95,6 +95,11 @@ def compare_table(summary: dict | None) -> str:
     return "\n".join(out) + "\n"
 
 
+def strategy_names(summary: dict | None) -> str:
+    """The compared strategies of a summary.json, comma-separated (empty when not measured)."""
+    return ",".join(s["name"] for s in (summary or {}).get("strategies", []))
+
+
 def _recipe(tc: dict) -> dict:
     """The recipe options of a run's config (``train_tiny.DEFAULTS`` keys), defaults filled in.
 
@@ -267,6 +272,7 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         skills=skills_table(inputs["skills"], inputs["gptq_skills"]),
         arith=arith_table(inputs["arith_base"], inputs["arith_adapter"]),
         compare=compare_table(inputs["compare"]),
+        compare_strategies=strategy_names(inputs["compare"]) or "io,cot,cot-sc,tot,tot-paper",
         arith_compare=compare_table(inputs["arith_compare"]),
     )
 
@@ -354,7 +360,7 @@ judge on correct vs corrupted answers of the test puzzles.
 
 {skills}
 ## Strategies on the Game of 24 (ToT test split)
-`chainlab compare --model chainlab-tiny --task game24 --strategies io,cot,cot-sc,tot,tot-paper --out …`
+`chainlab compare --model chainlab-tiny --task game24 --strategies {compare_strategies} --out …`
 
 {compare}
 ## The arithmetic adapter `chainlab-tiny-arith`

@@ -116,6 +116,16 @@ class Task:
         """The answer in the completion of the zero-shot-CoT extraction prompt."""
         return self.extract_answer(text)
 
+    #: :meth:`compose_answer` can write answers from checked reasoning steps (Game of 24)
+    composes_answers: bool = False
+
+    def compose_answer(self, problem: dict[str, Any], text: str) -> str | None:
+        """The answer that the reasoning steps of ``text`` compute, when every step checks
+        against ``problem`` and they reach a final answer; None otherwise (and for tasks whose
+        steps cannot be checked, :attr:`composes_answers` False). Used by
+        ``chain_of_thought(compose_answer=True)``."""
+        return None
+
     def normalize(self, answer: str | None) -> str | None:
         """Canonical form used for voting and exact matching."""
         return normalize_text(answer)

@@ -47,7 +47,9 @@ from chainlab.tasks.game24_math import (
 )
 from chainlab.tasks.search import Expansion, SearchTask, ValueReading
 
-__all__ = ["Game24Task", "Game24SearchTask", "Game24State", "TEST_SPLIT", "load_puzzles"]
+__all__ = [
+    "Game24Task", "Game24SearchTask", "Game24State", "TEST_SPLIT", "load_puzzles", "steps_answer",
+]
 
 #: The ToT paper's test split: 0-based data indices 900..999.
 TEST_SPLIT = range(900, 1000)
@@ -162,6 +164,21 @@ class Game24Task(Task):
                 return m.group(1).strip()
         return None
 
+    composes_answers = True
+
+    def compose_answer(self, problem: dict[str, Any], text: str) -> str | None:
+        """The expression that the step lines of a CoT completion compute, when they chain from
+        the puzzle's numbers to 24.
+
+        Every line with ``left`` must be a valid step from the numbers the previous step left (the
+        first from the puzzle's), the last leaving exactly ``24``; the expression is then written
+        from those steps (:func:`~chainlab.tasks.game24_math.answer_expression`), so it uses the
+        four numbers once and equals 24, whatever the model's own ``Answer:`` line says. This is
+        ``tot``'s ``compose_answer`` applied to one chain of thought. None when a step line does
+        not check, none is present, or they stop short of 24.
+        """
+        return steps_answer(_numbers(problem), text)
+
     def normalize(self, answer: str | None) -> str | None:
         """The vote key of an answer: the numbers it uses and its exact value.
 
@@ -188,6 +205,29 @@ class Game24Task(Task):
     def search_task(self, **kwargs: Any) -> Game24SearchTask:
         """The ToT protocol; ``kwargs`` go to :class:`Game24SearchTask` (``compose_answer``...)."""
         return Game24SearchTask(**kwargs)
+
+
+def steps_answer(numbers: g24.Numbers, text: str) -> str | None:
+    """The answer expression of the step lines (``a op b = c (left: ...)``) of ``text`` when they
+    chain validly from ``numbers`` to exactly ``24``, else None (see
+    :meth:`Game24Task.compose_answer`). Lines without ``left`` (the ``Answer:`` line) are skipped."""
+    start = parse_numbers(numbers) if isinstance(numbers, str) else tuple(map(Fraction, numbers))
+    current: tuple[Fraction, ...] = start
+    steps: list[Step] = []
+    for line in (text or "").splitlines():
+        if "left" not in line.lower():
+            continue
+        step = g24.parse_step_line(line, current)
+        if step is None:
+            return None
+        steps.append(step)
+        current = step.left
+    if not steps or current != (Fraction(24),):
+        return None
+    try:
+        return answer_expression(start, steps)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
