@@ -288,7 +288,9 @@ def test_cot_compose_answer_replaces_a_wrong_answer_line_and_traces_it():
     assert res.answer == "(5 * (10 - 4)) - 6" and res.correct
     assert res.trace.stages() == ["reason", "compose"]
     ev = res.trace[1]
-    assert ev.parent == 0 and ev.prompt is None and ev.data["model_answer"] == "(5 + 11) + (5 - 3)"
+    assert ev.parent == 0 and ev.prompt is None and ev.completion is None
+    assert ev.data["answer"] == res.answer and ev.data["model_answer"] == "(5 + 11) + (5 - 3)"
+    assert res.trace.llm_events() == [res.trace[0]]
     assert res.candidates[0].data["composed"] and res.usage.calls == 1  # no LLM call to compose
     kept = chain_of_thought(FakeListLLM(responses=[bad_steps]), "game24", compose_answer=True).invoke(p)
     assert kept.answer == "4 * 6" and kept.trace.stages() == ["reason"]  # steps do not check

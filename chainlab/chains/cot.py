@@ -127,9 +127,9 @@ class ChainOfThought(FewShot):
             if answer is None:
                 out.append(cand)
                 continue
-            ev = run.traces[i].add(
-                "compose", None, answer, parent=cand.event, sample=cand.data.get("sample"),
-                answer=answer, model_answer=cand.answer,
+            ev = run.traces[i].add(  # no prompt, no completion: not an LLM call (as in tot)
+                "compose", parent=cand.event, sample=cand.data.get("sample"), answer=answer,
+                model_answer=cand.answer,
             )  # fmt: skip
             data = {**cand.data, "composed": True, "model_answer": cand.answer}
             norm = self.task.normalize(answer)
