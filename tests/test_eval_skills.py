@@ -34,6 +34,28 @@ def test_scoring_counts_exactly_what_it_claims():
     assert res["io_success"] == 1.0 and res["cot_success"] == 0.0
 
 
+def test_restated_proposals_are_prompted_with_a_prefill():
+    """``restate=True`` ends each propose prompt with the numbers; the completions' first lines
+    (without the prefix) and later ones (with it) both count as proposals."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Prompts(BaseCallbackHandler):
+        seen: list[str] = []
+
+        def on_llm_start(self, serialized, prompts, **kwargs):
+            self.seen.extend(prompts)
+
+    puzzle = (1, 2, 3, 4)
+    llm = FakeListLLM(
+        responses=[" 1 + 2 = 3 (left: 3 3 4)\n1 2 3 4 | 1 + 9 = 10 (left: 3 4 10)",
+                   " 2 * 3 = 6 (left: 1 4 6)", *["sure"] * 2, *["Verdict: correct"] * 2, "x", "x"],
+        callbacks=[Prompts()],
+    )  # fmt: skip
+    res = evaluate(llm, [puzzle], n_states=2, samples=1, seed=0, restate=True)
+    assert res["propose_valid"] == 0.5 and res["propose_valid_greedy"] == 1.0
+    assert sum(p.endswith("Input: 1 2 3 4 [/INST] 1 2 3 4 |") for p in Prompts.seen) == 2
+
+
 def test_arith_scoring():
     # unparsable outputs score as failures
     llm = FakeListLLM(responses=["x"] * 6)

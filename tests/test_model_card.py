@@ -165,9 +165,18 @@ def test_make_tiny_model_is_the_shipped_recipe():
         assert parse_mix(opts.get("mix", format_mix(DEFAULT_MIX))) == cfg.get("mix", DEFAULT_MIX)
         assert opts.get("value-format", "need") == cfg.get("value_format", "need")
         assert float(opts.get("judge-other-share", 0)) == cfg.get("judge_other_share", 0.0)
+        assert opts.get("propose-format", "plain") == cfg.get("propose_format", "plain")
         if "init_from" not in cfg:  # a continued run keeps its init model's architecture
             assert int(opts.get("heads", 8)) == cfg.get("heads", 8)
             assert int(opts.get("layers", 6)) == cfg.get("layers", 6)
         assert ("init-from" in opts) == ("init_from" in cfg)
         assert ("--compile" in command.split()) == bool(stage.get("compiled"))
         assert ("--bf16" in command.split()) == bool(stage.get("bf16"))
+
+
+def test_every_propose_format_has_a_model_card_description():
+    from chainlab.models.model_card import PROPOSE_TARGETS
+    from chainlab.models.tiny_data import PROPOSE_FORMATS
+
+    assert set(PROPOSE_TARGETS) == set(PROPOSE_FORMATS)
+    assert "4 5 6 10 | 4 + 10 = 14 (left: 5 6 14)" in PROPOSE_TARGETS["restated"]

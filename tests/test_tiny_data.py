@@ -285,6 +285,28 @@ def test_grouped_propose_answers_add_a_header_per_pair():
         next(D.iter_examples(1, propose_format="tree"))
 
 
+def test_restated_propose_answers_start_each_line_with_its_numbers():
+    from chainlab.models.eval_skills import _valid_proposals
+
+    for state in [(4, 5, 6, 10), (1, 11, 11, 13), (3, 5, 8), (4, 6)]:
+        plain, restated = D.propose_answer(state), D.propose_answer(state, "restated")
+        prefix = f"{D.format_numbers(state)} | "
+        lines = restated.splitlines()
+        assert all(line.startswith(prefix) for line in lines)
+        assert [line.removeprefix(prefix) for line in lines] == plain.splitlines()
+        assert [P.parse_step_line(line, state) for line in lines] == [
+            P.parse_step_line(line, state) for line in plain.splitlines()
+        ]
+        assert _valid_proposals([state], [[restated]]) == (len(lines), len(lines))
+    assert D.propose_answer((4, 5, 6, 10), "restated").splitlines()[0] == "4 5 6 10 | 4 + 5 = 9 (left: 6 9 10)"
+    # the prefix is read past, not checked: the step is judged against the real numbers
+    assert P.parse_step_line("4 5 6 10 | 4 + 10 = 14 (left: 4 6 14)", (4, 5, 6, 10)) is None
+    assert P.parse_step_line("1 2 3 | 4 + 10 = 14 (left: 5 6 14)", (4, 5, 6, 10)) is not None
+    assert not P.is_pair_header("4 5 6 10 | 4 + 5 = 9 (left: 6 9 10)")
+    exs = list(D.iter_examples(40, seed=6, mix={"propose": 1.0}, propose_format="restated"))
+    assert all(" | " in e.turns[-1][1].splitlines()[0] for e in exs)
+
+
 def test_unsolvable_low_starts_are_allowed_but_never_solvable():
     rng = random.Random(2)
     starts = {D.random_start(rng, low_unsolvable=1.0) for _ in range(50)}

@@ -53,6 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--problems", type=int, default=200, help="arith test problems (default: %(default)s)"
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--restate-proposals", action="store_true",
+        help="prefill propose prompts with the numbers (a model trained with --propose-format restated)",
+    )
 
 
 def test_puzzles(data: str | None, limit: int, seed: int = 0) -> list[tuple[int, ...]]:
@@ -118,10 +122,14 @@ def _valid_proposals(puzzles, outs: list[list[str]]) -> tuple[int, int]:
     return valid, lines
 
 
-def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0) -> dict:
-    """All skill numbers for ``llm`` (a LocalLLM or any LangChain LLM accepting these kwargs)."""
+def evaluate(
+    llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0, restate: bool = False
+) -> dict:
+    """All skill numbers for ``llm`` (a LocalLLM or any LangChain LLM accepting these kwargs);
+    ``restate``: propose prompts prefilled with the numbers (``propose_prompt(restate=True)``)."""
     from chainlab.models.tiny_data import corrupt_expression, solution
     from chainlab.prompts import game24 as P
+    from chainlab.tasks.game24 import PROPOSE_MAX_NEW_TOKENS
     from chainlab.tasks.game24_math import check_answer, format_numbers
 
     rng = random.Random(seed)
@@ -130,17 +138,17 @@ def evaluate(llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0)
 
     outs = _texts(
         llm,
-        [P.propose_prompt(p) for p in puzzles],
+        [P.propose_prompt(p, restate=restate) for p in puzzles],
         n=samples,
         do_sample=True,
         temperature=0.7,
-        max_new_tokens=400,
+        max_new_tokens=PROPOSE_MAX_NEW_TOKENS,
         seed=seed,
     )
     valid, lines = _valid_proposals(puzzles, outs)
     res["propose_valid"] = valid / max(1, lines)
     res["propose_lines"] = lines
-    outs = _texts(llm, [P.propose_prompt(p) for p in puzzles], max_new_tokens=400)
+    outs = _texts(llm, [P.propose_prompt(p, restate=restate) for p in puzzles], max_new_tokens=PROPOSE_MAX_NEW_TOKENS)
     valid, lines = _valid_proposals(puzzles, outs)
     res["propose_valid_greedy"] = valid / max(1, lines)
 
@@ -214,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
         res = evaluate_arith(llm, args.problems, args.seed)
     else:
         puzzles = test_puzzles(args.data, args.puzzles, args.seed)
-        res = evaluate(llm, puzzles, args.states, args.samples, args.seed)
+        res = evaluate(llm, puzzles, args.states, args.samples, args.seed, args.restate_proposals)
+        res["restate_proposals"] = args.restate_proposals
     res["model"] = args.model
     res["adapter"] = args.adapter
     for k, v in res.items():

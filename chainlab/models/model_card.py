@@ -285,6 +285,11 @@ PROPOSE_TARGETS = {
         " line's `left`\n  copies two numbers from just above; parsers skip the headers"
         " (`chainlab.prompts.game24.is_pair_header`)"
     ),
+    "restated": (
+        "every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order,\n"
+        "  each line starting with the numbers it works on (`4 5 6 10 | 4 + 10 = 14 (left: 5 6 14)`), so"
+        " its `left`\n  comes from the same line, not from the input far above; parsers read past the prefix"
+    ),
 }
 
 

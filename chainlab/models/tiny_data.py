@@ -58,7 +58,7 @@ SYSTEMS: list[str | None] = [
 
 MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
-PROPOSE_FORMATS = ("plain", "grouped")  # propose answers: see propose_answer
+PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propose_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
 SKILLS = ("io", "cot", "propose", "value", "judge")
@@ -265,7 +265,9 @@ def propose_answer(state, propose_format: str = "plain") -> str:
     ``grouped`` writes a header before each pair's moves, the pair and the numbers it leaves
     (``4 10 | 5 6``), so that each step's ``left`` copies two numbers from the line above rather
     than working them out from the input far back (``P.is_pair_header`` lines are skipped by the
-    parsers).
+    parsers). ``restated`` starts every step line with the numbers it works on
+    (``4 5 6 10 | 4 + 10 = 14 (left: 5 6 14)``): each line copies that list from the line above
+    and takes its ``left`` from the same line, never from the input far back.
     """
     _check_propose_format(propose_format)
     lines: list[str] = []
@@ -278,7 +280,8 @@ def propose_answer(state, propose_format: str = "plain") -> str:
             rest.remove(pair[1])
             lines.append(f"{format_numbers(pair)} | {format_numbers(rest)}".rstrip())
             last = pair
-        lines.append(format_step(step))
+        prefix = f"{format_numbers(state)} | " if propose_format == "restated" else ""
+        lines.append(prefix + format_step(step))
     return "\n".join(lines)
 
 

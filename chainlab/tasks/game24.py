@@ -267,6 +267,8 @@ class Game24SearchTask(SearchTask):
     Args:
         steps: tree levels (3 steps + the answer line).
         compose_answer: see above.
+        restate_proposals: prefill each propose prompt with the numbers, for a model trained on
+            restated proposals (:func:`chainlab.prompts.game24.propose_prompt` ``restate``).
         propose_max_new_tokens / value_max_new_tokens / answer_max_new_tokens /
             judge_max_new_tokens: completion lengths of the propose, value, CoT (answer line) and
             judge prompts (:meth:`max_new_tokens`).
@@ -276,6 +278,7 @@ class Game24SearchTask(SearchTask):
         self,
         steps: int = 4,
         compose_answer: bool = False,
+        restate_proposals: bool = False,
         propose_max_new_tokens: int = PROPOSE_MAX_NEW_TOKENS,
         value_max_new_tokens: int = VALUE_MAX_NEW_TOKENS,
         answer_max_new_tokens: int = ANSWER_MAX_NEW_TOKENS,
@@ -283,15 +286,19 @@ class Game24SearchTask(SearchTask):
     ) -> None:
         if not isinstance(compose_answer, bool):
             raise TypeError(f"compose_answer must be true or false, got {compose_answer!r}.")
+        if not isinstance(restate_proposals, bool):
+            raise TypeError(f"restate_proposals must be true or false, got {restate_proposals!r}.")
         self.steps = steps
         self.compose_answer = compose_answer
+        self.restate_proposals = restate_proposals
         self.propose_max_new_tokens = propose_max_new_tokens
         self.value_max_new_tokens = value_max_new_tokens
         self.answer_max_new_tokens = answer_max_new_tokens
         self.judge_max_new_tokens = judge_max_new_tokens
 
     def __repr__(self) -> str:
-        return f"Game24SearchTask(steps={self.steps}, compose_answer={self.compose_answer})"
+        restate = ", restate_proposals=True" if self.restate_proposals else ""
+        return f"Game24SearchTask(steps={self.steps}, compose_answer={self.compose_answer}{restate})"
 
     def root(self, problem: dict[str, Any]) -> Game24State:
         return Game24State((), tuple(sorted(parse_numbers(_numbers(problem)))))
@@ -342,7 +349,7 @@ class Game24SearchTask(SearchTask):
             if state.left[0] != 24:
                 return None
             return g24.cot_prompt(_numbers(problem), state.steps)
-        return g24.propose_prompt(state.left)
+        return g24.propose_prompt(state.left, restate=self.restate_proposals)
 
     def parse_proposals(self, problem: dict[str, Any], state: Game24State, text: str) -> Expansion:
         if len(state.left) == 1:
