@@ -39,7 +39,7 @@ tiny-model: $(STAMP)
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-base --examples 100000 --threads 2
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base \
 		--examples 28000 --lr 5e-4 --seed 1 --wide-share 1 --mark-weight 4 \
-		--value-format pairs --judge-other-share 0.5 --threads 2 --compile
+		--value-format pairs --judge-other-share 0.5 --propose-format restated --threads 2 --compile
 
 # Install runs/chainlab-tiny as the packaged chainlab-tiny, rebuild its adapter and GPTQ variant on it,
 # measure all three and rewrite the model card (about 60 minutes on 2 CPU threads; results in runs/release).

@@ -95,11 +95,12 @@ def test_game24_search_protocol():
     assert len(exp.children) == 1 and len(exp.errors) == 1
     grouped = st.parse_proposals(p, root, "4 5 | 6 10\n4 + 5 = 9 (left: 6 9 10)\n4 6 | 5 10\n")
     assert len(grouped.children) == 1 and not grouped.errors  # pair headers are skipped
-    assert st.propose_prompt(p, root).endswith("Input: 4 5 6 10 [/INST]")
-    restating = Game24SearchTask(restate_proposals=True)  # prefilled with the first line's numbers
-    assert restating.propose_prompt(p, root).endswith("Input: 4 5 6 10 [/INST] 4 5 6 10 |")
-    assert g24.propose_prompt("4 5 6 10", restate=True) == restating.propose_prompt(p, root)
-    assert "restate_proposals=True" in repr(restating) and "restate" not in repr(st)
+    # prefilled with the first line's numbers (chainlab-tiny restates them on every line)
+    assert st.propose_prompt(p, root).endswith("Input: 4 5 6 10 [/INST] 4 5 6 10 |")
+    plain = Game24SearchTask(restate_proposals=False)
+    assert plain.propose_prompt(p, root).endswith("Input: 4 5 6 10 [/INST]")
+    assert g24.propose_prompt("4 5 6 10", restate=False) == plain.propose_prompt(p, root)
+    assert "restate_proposals=False" in repr(plain) and "restate" not in repr(st)
     restated = st.parse_proposals(p, root, " 4 + 5 = 9 (left: 6 9 10)\n4 5 6 10 | 4 * 6 = 24 (left: 5 10 24)\n")
     assert len(restated.children) == 2 and not restated.errors
     with pytest.raises(TypeError, match="restate_proposals"):

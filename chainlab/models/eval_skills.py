@@ -54,8 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument(
-        "--restate-proposals", action="store_true",
-        help="prefill propose prompts with the numbers (a model trained with --propose-format restated)",
+        "--restate-proposals", action=argparse.BooleanOptionalAction, default=True,
+        help="prefill propose prompts with the numbers, for a model trained with --propose-format "
+        "restated such as chainlab-tiny (default); --no-restate-proposals for the plain layout",
     )
 
 
@@ -123,7 +124,7 @@ def _valid_proposals(puzzles, outs: list[list[str]]) -> tuple[int, int]:
 
 
 def evaluate(
-    llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0, restate: bool = False
+    llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0, restate: bool = True
 ) -> dict:
     """All skill numbers for ``llm`` (a LocalLLM or any LangChain LLM accepting these kwargs);
     ``restate``: propose prompts prefilled with the numbers (``propose_prompt(restate=True)``)."""

@@ -123,16 +123,17 @@ def cot_prompt(
 
 
 def propose_prompt(
-    numbers: Numbers, system: str | None = SYSTEM, examples: Examples = (), restate: bool = False
+    numbers: Numbers, system: str | None = SYSTEM, examples: Examples = (), restate: bool = True
 ) -> str:
     """Possible next steps. Completion: one ``a op b = c (left: ...)`` line per proposal.
 
-    ``restate`` is for a model trained on restated proposals (``train-tiny --propose-format
-    restated``), which starts every line with the numbers it works on
+    ``restate`` (the default) is for a model trained on restated proposals, as chainlab-tiny is
+    (``train-tiny --propose-format restated``), which starts every line with the numbers it works on
     (``4 5 6 10 | 4 + 10 = 14 (left: 5 6 14)``): the prompt then ends with the first line's
     restatement as the assistant's prefill (``[/INST] 4 5 6 10 |``), so the model copies the
     numbers from the line above from then on and never from the input; the completion's first
-    line starts at the step. The parsers read past the prefix either way.
+    line starts at the step. The parsers read past the prefix either way; ``restate=False`` gives
+    the plain prompt (a model trained on the plain layout).
     """
     prefill = f"{_nums(numbers)} |" if restate else None
     return llama2_prompt(propose_user(numbers), system=system, examples=examples, prefill=prefill)

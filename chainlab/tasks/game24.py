@@ -268,7 +268,8 @@ class Game24SearchTask(SearchTask):
         steps: tree levels (3 steps + the answer line).
         compose_answer: see above.
         restate_proposals: prefill each propose prompt with the numbers, for a model trained on
-            restated proposals (:func:`chainlab.prompts.game24.propose_prompt` ``restate``).
+            restated proposals such as chainlab-tiny (:func:`chainlab.prompts.game24.propose_prompt`
+            ``restate``); false for a model trained on the plain layout.
         propose_max_new_tokens / value_max_new_tokens / answer_max_new_tokens /
             judge_max_new_tokens: completion lengths of the propose, value, CoT (answer line) and
             judge prompts (:meth:`max_new_tokens`).
@@ -278,7 +279,7 @@ class Game24SearchTask(SearchTask):
         self,
         steps: int = 4,
         compose_answer: bool = False,
-        restate_proposals: bool = False,
+        restate_proposals: bool = True,
         propose_max_new_tokens: int = PROPOSE_MAX_NEW_TOKENS,
         value_max_new_tokens: int = VALUE_MAX_NEW_TOKENS,
         answer_max_new_tokens: int = ANSWER_MAX_NEW_TOKENS,
@@ -297,7 +298,7 @@ class Game24SearchTask(SearchTask):
         self.judge_max_new_tokens = judge_max_new_tokens
 
     def __repr__(self) -> str:
-        restate = ", restate_proposals=True" if self.restate_proposals else ""
+        restate = "" if self.restate_proposals else ", restate_proposals=False"
         return f"Game24SearchTask(steps={self.steps}, compose_answer={self.compose_answer}{restate})"
 
     def root(self, problem: dict[str, Any]) -> Game24State:
