@@ -36,7 +36,8 @@ def test_scoring_counts_exactly_what_it_claims():
 
 def test_restated_proposals_are_prompted_with_a_prefill():
     """``restate=True`` ends each propose prompt with the numbers; the completions' first lines
-    (without the prefix) and later ones (with it) both count as proposals."""
+    (without the prefix) and later ones (with it) both count as proposals. ``judge_input_first``
+    ends each judge prompt with the ``Input:`` line."""
     from langchain_core.callbacks import BaseCallbackHandler
 
     class Prompts(BaseCallbackHandler):
@@ -51,9 +52,12 @@ def test_restated_proposals_are_prompted_with_a_prefill():
                    " 2 * 3 = 6 (left: 1 4 6)", *["sure"] * 2, *["Verdict: correct"] * 2, "x", "x"],
         callbacks=[Prompts()],
     )  # fmt: skip
-    res = evaluate(llm, [puzzle], n_states=2, samples=1, seed=0, restate=True)
+    res = evaluate(llm, [puzzle], n_states=2, samples=1, seed=0, restate=True, judge_input_first=True)
     assert res["propose_valid"] == 0.5 and res["propose_valid_greedy"] == 1.0
     assert sum(p.endswith("Input: 1 2 3 4 [/INST] 1 2 3 4 |") for p in Prompts.seen) == 2
+    # judge prompts (a right and a corrupted answer) end with the Input line as the prefill
+    assert sum(p.endswith(" = 24 [/INST] Input: 1 2 3 4\n") for p in Prompts.seen) == 2
+    assert res["judge_accuracy"] == 0.5
 
 
 def test_arith_scoring():

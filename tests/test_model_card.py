@@ -166,6 +166,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
         assert opts.get("value-format", "need") == cfg.get("value_format", "need")
         assert float(opts.get("judge-other-share", 0)) == cfg.get("judge_other_share", 0.0)
         assert opts.get("propose-format", "plain") == cfg.get("propose_format", "plain")
+        assert opts.get("judge-format", "plain") == cfg.get("judge_format", "plain")
         if "init_from" not in cfg:  # a continued run keeps its init model's architecture
             assert int(opts.get("heads", 8)) == cfg.get("heads", 8)
             assert int(opts.get("layers", 6)) == cfg.get("layers", 6)
@@ -180,3 +181,11 @@ def test_every_propose_format_has_a_model_card_description():
 
     assert set(PROPOSE_TARGETS) == set(PROPOSE_FORMATS)
     assert "4 5 6 10 | 4 + 10 = 14 (left: 5 6 14)" in PROPOSE_TARGETS["restated"]
+
+
+def test_every_judge_format_has_a_model_card_description():
+    from chainlab.models.model_card import JUDGE_TARGETS
+    from chainlab.models.tiny_data import JUDGE_FORMATS
+
+    assert set(JUDGE_TARGETS) == set(JUDGE_FORMATS)
+    assert all("Verdict: correct|incorrect" in text for text in JUDGE_TARGETS.values())

@@ -307,6 +307,24 @@ def test_restated_propose_answers_start_each_line_with_its_numbers():
     assert all(" | " in e.turns[-1][1].splitlines()[0] for e in exs)
 
 
+def test_numbers_first_judge_answers_compare_the_numbers_before_the_worked_lines():
+    for nums, expr in [((3, 4, 6, 8), "(8 - 4) * 6 + 3"), ((3, 4, 6, 8), "(8 - 4) * 6 * 1"), ((2, 3, 4), "2 * 3 * 4")]:
+        plain = D.judge_answer(nums, expr).splitlines()
+        first = D.judge_answer(nums, expr, "numbers-first").splitlines()
+        assert sorted(plain) == sorted(first) and plain[-2:] == first[-2:]
+        assert first[0] == f"Input: {D.format_numbers(nums)}" and first[1].startswith("Numbers: ")
+        assert first[2].startswith("Same numbers: ") and P.parse_judge("\n".join(first)) == P.parse_judge("\n".join(plain))
+    assert D.judge_answer((3, 4, 6, 8), "(8 - 4) * 6 * 1", "numbers-first").splitlines()[:3] == [
+        "Input: 3 4 6 8", "Numbers: 1 4 6 8", "Same numbers: no",
+    ]
+    exs = list(D.iter_examples(40, seed=6, mix={"judge": 1.0}, judge_format="numbers-first"))
+    assert all(e.turns[-1][1].startswith("Input: ") for e in exs)
+    default = list(D.iter_examples(40, seed=6, mix={"judge": 1.0}))
+    assert [e.turns[-1][0] for e in exs] == [e.turns[-1][0] for e in default]  # same draws, new layout
+    with pytest.raises(ValueError, match="judge format"):
+        next(D.iter_examples(1, judge_format="last"))
+
+
 def test_unsolvable_low_starts_are_allowed_but_never_solvable():
     rng = random.Random(2)
     starts = {D.random_start(rng, low_unsolvable=1.0) for _ in range(50)}

@@ -211,6 +211,18 @@ def test_propose_format_option(tmp_path, capsys):
     assert "--propose-format" in capsys.readouterr().err
 
 
+def test_judge_format_option(tmp_path, capsys):
+    from chainlab.models.train_tiny import DEFAULTS, data_phases
+
+    out = tmp_path / "first"
+    assert main(["train-tiny", "--out", str(out), *SMALL, "--judge-format", "numbers-first"]) == 0
+    assert json.loads((out / "training_log.json").read_text())["config"]["judge_format"] == "numbers-first"
+    (data,) = out.glob("data-s0-n48-Jnumbers-first.jsonl")
+    assert data_phases(dict(DEFAULTS, judge_format="numbers-first"), tmp_path)[0][0].name == "data-s0-n100000-Jnumbers-first.jsonl"
+    assert main(["train-tiny", "--out", str(tmp_path / "bad"), "--judge-format", "numbers-first", "--data", str(data)]) == 2
+    assert "--judge-format" in capsys.readouterr().err
+
+
 def test_heads_option(tmp_path):
     out = tmp_path / "heads"
     assert main(["train-tiny", "--out", str(out), *SMALL, "--heads", "2"]) == 0

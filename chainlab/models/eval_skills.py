@@ -58,6 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="prefill propose prompts with the numbers, for a model trained with --propose-format "
         "restated such as chainlab-tiny (default); --no-restate-proposals for the plain layout",
     )
+    p.add_argument(
+        "--judge-input-first", action="store_true",
+        help="prefill judge prompts with the Input line (a model trained with --judge-format numbers-first)",
+    )
 
 
 def test_puzzles(data: str | None, limit: int, seed: int = 0) -> list[tuple[int, ...]]:
@@ -124,10 +128,18 @@ def _valid_proposals(puzzles, outs: list[list[str]]) -> tuple[int, int]:
 
 
 def evaluate(
-    llm, puzzles, n_states: int = 200, samples: int = 2, seed: int = 0, restate: bool = True
+    llm,
+    puzzles,
+    n_states: int = 200,
+    samples: int = 2,
+    seed: int = 0,
+    restate: bool = True,
+    judge_input_first: bool = False,
 ) -> dict:
     """All skill numbers for ``llm`` (a LocalLLM or any LangChain LLM accepting these kwargs);
-    ``restate``: propose prompts prefilled with the numbers (``propose_prompt(restate=True)``)."""
+    ``restate``: propose prompts prefilled with the numbers (``propose_prompt(restate=True)``);
+    ``judge_input_first``: judge prompts prefilled with the Input line
+    (``judge_prompt(input_first=True)``)."""
     from chainlab.models.tiny_data import corrupt_expression, solution
     from chainlab.prompts import game24 as P
     from chainlab.tasks.game24 import PROPOSE_MAX_NEW_TOKENS
@@ -163,7 +175,7 @@ def evaluate(
     for p in puzzles:
         items.append((p, solution(p, rng)[1], True))
         items.append((p, corrupt_expression(p, rng), False))
-    outs = _texts(llm, [P.judge_prompt(p, e) for p, e, _ in items], max_new_tokens=128)
+    outs = _texts(llm, [P.judge_prompt(p, e, input_first=judge_input_first) for p, e, _ in items], max_new_tokens=128)
     hits = [P.parse_judge(o[0]) is ok for (_, _, ok), o in zip(items, outs, strict=True)]
     res["judge_accuracy"] = sum(hits) / len(hits)
     res["judge_items"] = len(hits)
@@ -223,8 +235,12 @@ def run(args: argparse.Namespace) -> int:
         res = evaluate_arith(llm, args.problems, args.seed)
     else:
         puzzles = test_puzzles(args.data, args.puzzles, args.seed)
-        res = evaluate(llm, puzzles, args.states, args.samples, args.seed, args.restate_proposals)
+        res = evaluate(
+            llm, puzzles, args.states, args.samples, args.seed, args.restate_proposals,
+            args.judge_input_first,
+        )
         res["restate_proposals"] = args.restate_proposals
+        res["judge_input_first"] = args.judge_input_first
     res["model"] = args.model
     res["adapter"] = args.adapter
     for k, v in res.items():

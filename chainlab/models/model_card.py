@@ -108,7 +108,7 @@ def _recipe(tc: dict) -> dict:
 
     keys = (
         "wide_share", "late_share", "late_wide_share", "mark_weight", "mix", "value_format",
-        "judge_other_share", "judge_small_share", "propose_format",
+        "judge_other_share", "judge_small_share", "propose_format", "judge_format",
     )  # fmt: skip
     return {k: tc.get(k, DEFAULTS[k]) for k in keys}
 
@@ -223,6 +223,8 @@ def training_text(train: dict) -> tuple[str, str, str]:
         )
     if r2["propose_format"] != _recipe(tc)["propose_format"]:
         stage2.append(f"the propose skill learns the `{r2['propose_format']}` layout (below)")
+    if r2["judge_format"] != _recipe(tc)["judge_format"]:
+        stage2.append(f"the judge skill learns the `{r2['judge_format']}` layout (below)")
     if r2["judge_small_share"] != _recipe(tc)["judge_small_share"]:
         stage2.append(
             f"{r2['judge_small_share']:.0%} of the judge's puzzles have 3 or 5 numbers over 1..13"
@@ -260,6 +262,7 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         mark_text=mark_text,
         value_check=VALUE_CHECKS[_recipe(train["config"])["value_format"]],
         propose_target=PROPOSE_TARGETS[_recipe(train["config"])["propose_format"]],
+        judge_target=JUDGE_TARGETS[_recipe(train["config"])["judge_format"]],
         judge_small=_judge_small_text(train["config"]),
         params=train["parameters"],
         params_m=train["parameters"] / 1e6,
@@ -276,6 +279,18 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         arith_compare=compare_table(inputs["arith_compare"]),
     )
 
+
+JUDGE_TARGETS = {
+    "plain": (
+        "the expression worked out operation by operation, `Numbers:` it uses next to the puzzle's\n"
+        "  `Input:`, `Same numbers: yes|no`, `Makes 24: yes|no`, then `Verdict: correct|incorrect`"
+    ),
+    "numbers-first": (
+        "the puzzle's `Input:`, the `Numbers:` the expression uses (both copied from the prompt's lines"
+        " just above),\n  `Same numbers: yes|no`, then the expression worked out operation by operation,"
+        " `Makes 24: yes|no`\n  and `Verdict: correct|incorrect`"
+    ),
+}
 
 PROPOSE_TARGETS = {
     "plain": "every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order",
@@ -344,8 +359,7 @@ the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_dat
 * `value`: {value_check} — then `sure` or `impossible`. {value_states} *wide* random states
   (numbers up to 200, solvable ones built backwards from a needed value), so that doing the check
   pays more than remembering states.{mark_text}
-* `judge`: the expression worked out operation by operation, `Numbers:` it uses next to the puzzle's
-  `Input:`, `Same numbers: yes|no`, `Makes 24: yes|no`, then `Verdict: correct|incorrect`; wrong
+* `judge`: {judge_target}; wrong
   answers are near misses (one operator or number changed, another puzzle's answer) or, for 35%,
   random steps over the right numbers;{judge_small}
 * `cot`: a solution path as three step lines, then `Answer: … = 24`; `io`: the answer line only.

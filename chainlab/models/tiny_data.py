@@ -59,6 +59,7 @@ SYSTEMS: list[str | None] = [
 MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
 PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propose_answer
+JUDGE_FORMATS = ("plain", "numbers-first")  # judge answers: see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
 SKILLS = ("io", "cot", "propose", "value", "judge")
@@ -530,24 +531,39 @@ def _correct(nums, expr: str) -> bool:
     return check_answer(tuple(nums), expr)
 
 
-def judge_answer(nums, expr: str) -> str:
+def _check_judge_format(judge_format: str) -> None:
+    if judge_format not in JUDGE_FORMATS:
+        raise ValueError(f"Unknown judge format {judge_format!r}; choose from {JUDGE_FORMATS}.")
+
+
+def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     """Target of the judge skill: the expression worked out, the numbers used next to the input's,
     whether they are the same and whether the value is 24 (each a yes/no read off adjacent lines),
-    then the verdict (correct exactly when both are yes)."""
+    then the verdict (correct exactly when both are yes).
+
+    ``plain`` works the expression out first; ``numbers-first`` starts with the ``Input:`` line
+    and the ``Numbers:`` the expression uses (copied from the prompt's two lines just above,
+    before any worked line holds an intermediate result or the 24 to copy by mistake), then
+    ``Same numbers``, then the worked lines, ``Makes 24`` and the verdict.
+    """
+    _check_judge_format(judge_format)
     lines = evaluation_lines(expr)
     used = expression_numbers(expr)
     same = sorted(used) == sorted(Fraction(n) for n in nums)
     makes = evaluate_expression(expr) == 24
     verdict = "correct" if _correct(nums, expr) else "incorrect"
+    numbers = [
+        f"Numbers: {format_numbers(used)}",
+        f"Input: {format_numbers(nums)}",
+        f"Same numbers: {'yes' if same else 'no'}",
+    ]
+    if judge_format == "numbers-first":
+        numbers[:2] = numbers[1], numbers[0]
+        head, tail = numbers, lines
+    else:
+        head, tail = lines, numbers
     return "\n".join(
-        [
-            *lines,
-            f"Numbers: {format_numbers(used)}",
-            f"Input: {format_numbers(nums)}",
-            f"Same numbers: {'yes' if same else 'no'}",
-            f"Makes 24: {'yes' if makes else 'no'}",
-            f"Verdict: {verdict}",
-        ]
+        [*head, *tail, f"Makes 24: {'yes' if makes else 'no'}", f"Verdict: {verdict}"]
     )
 
 
@@ -563,8 +579,8 @@ class DataRecipe:
     value check (:func:`value_answer`). ``judge_other_share``: the share of the judge's wrong
     answers that answer another puzzle (:func:`training_wrong_expression`). ``judge_small_share``:
     the share of judge turns on a 3- or 5-number puzzle over 1..13 (:func:`small_puzzle`).
-    ``propose_format``: see :func:`propose_answer`. An option at its default draws exactly what the
-    generator drew before the option existed.
+    ``propose_format``: see :func:`propose_answer`; ``judge_format``: see :func:`judge_answer`. An
+    option at its default draws exactly what the generator drew before the option existed.
     """
 
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
@@ -573,6 +589,7 @@ class DataRecipe:
     judge_other_share: float = 0.0
     judge_small_share: float = 0.0
     propose_format: str = "plain"
+    judge_format: str = "plain"
 
     def __post_init__(self) -> None:
         for name in ("wide_share", "judge_other_share", "judge_small_share"):
@@ -581,6 +598,7 @@ class DataRecipe:
                 raise ValueError(f"{name} must be within 0..1, got {share}")
         _check_value_format(self.value_format)
         _check_propose_format(self.propose_format)
+        _check_judge_format(self.judge_format)
 
 
 def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe()) -> tuple[str, str]:
@@ -617,7 +635,7 @@ def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe())
         expr = solution(nums, rng)[1] if good else training_wrong_expression(
             nums, rng, recipe.judge_other_share
         )
-        return P.judge_user(nums, expr), judge_answer(nums, expr)
+        return P.judge_user(nums, expr), judge_answer(nums, expr, recipe.judge_format)
     raise ValueError(f"Unknown skill {skill!r}; choose from {SKILLS}.")
 
 

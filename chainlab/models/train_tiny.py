@@ -27,6 +27,7 @@ from pathlib import Path
 
 from chainlab.models.tiny_data import (
     DEFAULT_MIX,
+    JUDGE_FORMATS,
     PROPOSE_FORMATS,
     SKILLS,
     VALUE_FORMATS,
@@ -73,6 +74,7 @@ DEFAULTS = dict(
     judge_other_share=0.0,  # share of the judge's wrong answers that answer another puzzle
     judge_small_share=0.0,  # share of judge turns on 3- and 5-number puzzles over 1..13
     propose_format="plain",  # the propose skill's answer layout (tiny_data.propose_answer)
+    judge_format="plain",  # the judge skill's answer layout (tiny_data.judge_answer)
 )
 
 
@@ -132,8 +134,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--propose-format", choices=PROPOSE_FORMATS, default=DEFAULTS["propose_format"],
-        help="the propose skill's answer: 'plain' step lines, or 'grouped' under a header per pair "
-        "that names the numbers it leaves (default: %(default)s)",
+        help="the propose skill's answer: 'plain' step lines, 'grouped' under a header per pair "
+        "that names the numbers it leaves, or 'restated', each line starting with the numbers it "
+        "works on (default: %(default)s)",
+    )
+    p.add_argument(
+        "--judge-format", choices=JUDGE_FORMATS, default=DEFAULTS["judge_format"],
+        help="the judge skill's answer: 'plain' works the expression out first; 'numbers-first' "
+        "starts with the Input and Numbers lines and their comparison (default: %(default)s)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
@@ -220,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
         judge_other_share=args.judge_other_share,
         judge_small_share=args.judge_small_share,
         propose_format=args.propose_format,
+        judge_format=args.judge_format,
     )
     for flag, value in (
         ("--wide-share", args.wide_share),
@@ -246,7 +255,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # options that shape generated data
-    for key in ("mix", "value_format", "judge_other_share", "judge_small_share", "propose_format"):
+    for key in ("mix", "value_format", "judge_other_share", "judge_small_share", "propose_format",
+                "judge_format"):
         if args.data and cfg[key] != DEFAULTS[key]:
             flag = "--" + key.replace("_", "-")
             print(
@@ -535,6 +545,7 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
     judge_other = cfg.get("judge_other_share", DEFAULTS["judge_other_share"])
     judge_small = cfg.get("judge_small_share", DEFAULTS["judge_small_share"])
     propose_format = cfg.get("propose_format", DEFAULTS["propose_format"])
+    judge_format = cfg.get("judge_format", DEFAULTS["judge_format"])
 
     def path(n_: int, seed_: int, wide_: float) -> Path:
         tag = "" if wide_ == DEFAULTS["wide_share"] else f"-w{wide_:g}"
@@ -543,6 +554,7 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
         tag += "" if judge_other == DEFAULTS["judge_other_share"] else f"-j{judge_other:g}"
         tag += "" if judge_small == DEFAULTS["judge_small_share"] else f"-js{judge_small:g}"
         tag += "" if propose_format == DEFAULTS["propose_format"] else f"-p{propose_format}"
+        tag += "" if judge_format == DEFAULTS["judge_format"] else f"-J{judge_format}"
         return out / f"data-s{seed_}-n{n_}{tag}.jsonl"
 
     phases = [(path(n - n_late, seed, wide), n - n_late, seed, wide)]
@@ -594,6 +606,7 @@ def train(
                         judge_other_share=cfg.get("judge_other_share", DEFAULTS["judge_other_share"]),
                         judge_small_share=cfg.get("judge_small_share", DEFAULTS["judge_small_share"]),
                         propose_format=cfg.get("propose_format", DEFAULTS["propose_format"]),
+                        judge_format=cfg.get("judge_format", DEFAULTS["judge_format"]),
                     ),
                 )
             phase_records.append(load_records(path))

@@ -146,11 +146,24 @@ def value_prompt(numbers: Numbers, system: str | None = SYSTEM, examples: Exampl
 
 
 def judge_prompt(
-    numbers: Numbers, expression: str, system: str | None = SYSTEM, examples: Examples = ()
+    numbers: Numbers,
+    expression: str,
+    system: str | None = SYSTEM,
+    examples: Examples = (),
+    input_first: bool = False,
 ) -> str:
     """Is the answer right. Completion: worked lines, ``Numbers: ...``, ``Input: ...``,
-    ``Same numbers: yes|no``, ``Makes 24: yes|no``, ``Verdict: correct|incorrect``."""
-    return llama2_prompt(judge_user(numbers, expression), system=system, examples=examples)
+    ``Same numbers: yes|no``, ``Makes 24: yes|no``, ``Verdict: correct|incorrect``.
+
+    ``input_first`` is for a model trained on the ``numbers-first`` judge layout (``train-tiny
+    --judge-format numbers-first``), whose answer starts with the ``Input:`` line: the prompt
+    then ends with that line as the assistant's prefill, so the model never copies the input,
+    and the completion starts at ``Numbers:``. :func:`parse_judge` reads either layout.
+    """
+    prefill = f"Input: {_nums(numbers)}\n" if input_first else None
+    return llama2_prompt(
+        judge_user(numbers, expression), system=system, examples=examples, prefill=prefill
+    )
 
 
 # ---------------------------------------------------------------- parsers
