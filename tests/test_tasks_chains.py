@@ -105,6 +105,14 @@ def test_game24_search_protocol():
     assert len(restated.children) == 2 and not restated.errors
     with pytest.raises(TypeError, match="restate_proposals"):
         Game24SearchTask(restate_proposals="yes")
+    # a final answer is judged with the Input line prefilled (numbers-first judge layout)
+    first = Game24SearchTask(judge_input_first=True)
+    done = Game24State(root.steps, root.left, "(10 - 4) * (5 - 1)")
+    assert first.value_prompt(p, done) == g24.judge_prompt("4 5 6 10", "(10 - 4) * (5 - 1)", input_first=True)
+    assert first.value_prompt(p, done).endswith("[/INST] Input: 4 5 6 10\n") and "judge_input_first=True" in repr(first)
+    assert not st.value_prompt(p, done).endswith("\n") and "judge_input_first" not in repr(st)
+    with pytest.raises(TypeError, match="judge_input_first"):
+        Game24SearchTask(judge_input_first=1)
     s1 = exp.children[0]
     assert st.value_prompt(p, s1).endswith("Input: 6 9 10 [/INST]")
     assert (

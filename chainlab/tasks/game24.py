@@ -270,6 +270,9 @@ class Game24SearchTask(SearchTask):
         restate_proposals: prefill each propose prompt with the numbers, for a model trained on
             restated proposals such as chainlab-tiny (:func:`chainlab.prompts.game24.propose_prompt`
             ``restate``); false for a model trained on the plain layout.
+        judge_input_first: prefill each judge prompt with the ``Input:`` line, for a model trained
+            on the ``numbers-first`` judge layout (:func:`chainlab.prompts.game24.judge_prompt`
+            ``input_first``).
         propose_max_new_tokens / value_max_new_tokens / answer_max_new_tokens /
             judge_max_new_tokens: completion lengths of the propose, value, CoT (answer line) and
             judge prompts (:meth:`max_new_tokens`).
@@ -280,6 +283,7 @@ class Game24SearchTask(SearchTask):
         steps: int = 4,
         compose_answer: bool = False,
         restate_proposals: bool = True,
+        judge_input_first: bool = False,
         propose_max_new_tokens: int = PROPOSE_MAX_NEW_TOKENS,
         value_max_new_tokens: int = VALUE_MAX_NEW_TOKENS,
         answer_max_new_tokens: int = ANSWER_MAX_NEW_TOKENS,
@@ -287,19 +291,25 @@ class Game24SearchTask(SearchTask):
     ) -> None:
         if not isinstance(compose_answer, bool):
             raise TypeError(f"compose_answer must be true or false, got {compose_answer!r}.")
-        if not isinstance(restate_proposals, bool):
-            raise TypeError(f"restate_proposals must be true or false, got {restate_proposals!r}.")
+        for name, flag in (
+            ("restate_proposals", restate_proposals),
+            ("judge_input_first", judge_input_first),
+        ):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be true or false, got {flag!r}.")
         self.steps = steps
         self.compose_answer = compose_answer
         self.restate_proposals = restate_proposals
+        self.judge_input_first = judge_input_first
         self.propose_max_new_tokens = propose_max_new_tokens
         self.value_max_new_tokens = value_max_new_tokens
         self.answer_max_new_tokens = answer_max_new_tokens
         self.judge_max_new_tokens = judge_max_new_tokens
 
     def __repr__(self) -> str:
-        restate = "" if self.restate_proposals else ", restate_proposals=False"
-        return f"Game24SearchTask(steps={self.steps}, compose_answer={self.compose_answer}{restate})"
+        extra = "" if self.restate_proposals else ", restate_proposals=False"
+        extra += ", judge_input_first=True" if self.judge_input_first else ""
+        return f"Game24SearchTask(steps={self.steps}, compose_answer={self.compose_answer}{extra})"
 
     def root(self, problem: dict[str, Any]) -> Game24State:
         return Game24State((), tuple(sorted(parse_numbers(_numbers(problem)))))
@@ -401,7 +411,7 @@ class Game24SearchTask(SearchTask):
         if state.composed:
             return None  # correct by construction: valued "sure" by static_value
         if state.answer is not None:
-            return g24.judge_prompt(_numbers(problem), state.answer)
+            return g24.judge_prompt(_numbers(problem), state.answer, input_first=self.judge_input_first)
         if len(state.left) == 1:
             return None
         return g24.value_prompt(state.left)
