@@ -33,7 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python benchmarks/bench_llm.py
 
-# Retrain the embedded model from scratch (90-100 minutes on 2 CPU threads, by the machine's speed): the recipe of
+# Retrain the embedded model from scratch (about 80-110 minutes on 2 CPU threads, by the machine's speed): the recipe of
 # chainlab/models/weights/chainlab-tiny/MODEL_CARD.md, into runs/chainlab-tiny.
 tiny-model: $(STAMP)
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-base --examples 100000 --threads 2
