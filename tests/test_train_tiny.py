@@ -199,28 +199,23 @@ def test_judge_small_share_option(tmp_path, capsys):
         assert "--judge-small-share" in capsys.readouterr().err
 
 
-def test_propose_format_option(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("key", "value", "tag"),
+    [("propose_format", "grouped", "pgrouped"), ("judge_format", "numbers-first", "Jnumbers-first")],
+)
+def test_answer_format_options(tmp_path, capsys, key, value, tag):
+    """``--propose-format`` / ``--judge-format``: logged in the config, tagged in the data file's
+    name, and refused with a given ``--data`` file (they shape generated data)."""
     from chainlab.models.train_tiny import DEFAULTS, data_phases
 
-    out = tmp_path / "grouped"
-    assert main(["train-tiny", "--out", str(out), *SMALL, "--propose-format", "grouped"]) == 0
-    assert json.loads((out / "training_log.json").read_text())["config"]["propose_format"] == "grouped"
-    (data,) = out.glob("data-s0-n48-pgrouped.jsonl")
-    assert data_phases(dict(DEFAULTS, propose_format="grouped"), tmp_path)[0][0].name == "data-s0-n100000-pgrouped.jsonl"
-    assert main(["train-tiny", "--out", str(tmp_path / "bad"), "--propose-format", "grouped", "--data", str(data)]) == 2
-    assert "--propose-format" in capsys.readouterr().err
-
-
-def test_judge_format_option(tmp_path, capsys):
-    from chainlab.models.train_tiny import DEFAULTS, data_phases
-
-    out = tmp_path / "first"
-    assert main(["train-tiny", "--out", str(out), *SMALL, "--judge-format", "numbers-first"]) == 0
-    assert json.loads((out / "training_log.json").read_text())["config"]["judge_format"] == "numbers-first"
-    (data,) = out.glob("data-s0-n48-Jnumbers-first.jsonl")
-    assert data_phases(dict(DEFAULTS, judge_format="numbers-first"), tmp_path)[0][0].name == "data-s0-n100000-Jnumbers-first.jsonl"
-    assert main(["train-tiny", "--out", str(tmp_path / "bad"), "--judge-format", "numbers-first", "--data", str(data)]) == 2
-    assert "--judge-format" in capsys.readouterr().err
+    flag = "--" + key.replace("_", "-")
+    out = tmp_path / "run"
+    assert main(["train-tiny", "--out", str(out), *SMALL, flag, value]) == 0
+    assert json.loads((out / "training_log.json").read_text())["config"][key] == value
+    (data,) = out.glob(f"data-s0-n48-{tag}.jsonl")
+    assert data_phases(dict(DEFAULTS, **{key: value}), tmp_path)[0][0].name == f"data-s0-n100000-{tag}.jsonl"
+    assert main(["train-tiny", "--out", str(tmp_path / "bad"), flag, value, "--data", str(data)]) == 2
+    assert flag in capsys.readouterr().err
 
 
 def test_heads_option(tmp_path):
