@@ -9,7 +9,7 @@ template and the loss curve; no checkpoints, data or pickles — into ``chainlab
 a build with a missing file leaves the installed model as it was. ``--model`` (a ``chainlab
 train-tiny`` run) also writes ``training_summary.json``, which the model card reads: the run's
 ``training_log.json`` without its per-step history and, for a run that continued another
-(``--init-from``), that run's log the same way under ``base``. ``make tiny-release`` runs this
+(``--init-from``), that run's summary the same way under ``base`` (recursively). ``make tiny-release`` runs this
 between training and measuring.
 """
 
@@ -70,7 +70,8 @@ def _log_without_history(run: Path) -> dict:
 
 
 def training_summary(run: Path) -> dict:
-    """``training_log.json`` of ``run`` without its history; the run it continued under ``base``."""
+    """``training_log.json`` of ``run`` without its history; the run it continued under ``base``,
+    summarised the same way (so a model trained in three stages nests two levels deep)."""
     summary = _log_without_history(run)
     init_from = summary.get("config", {}).get("init_from")
     if init_from:
@@ -78,9 +79,9 @@ def training_summary(run: Path) -> dict:
         if not (base / "training_log.json").exists():
             raise FileNotFoundError(
                 f"{run} continued {base}, which holds no training_log.json: the model card needs "
-                f"the first stage's log; keep {base} until the model is installed."
+                f"every earlier stage's log; keep {base} until the model is installed."
             )
-        summary["base"] = _log_without_history(base)
+        summary["base"] = training_summary(base)
     return summary
 
 
