@@ -133,6 +133,32 @@ def test_card_from_measurements(tmp_path, capsys):
     card = (d / "MODEL_CARD.md").read_text()
     assert "--judge-other-share 0.5 --threads 2 --compile`" in card
     assert "50% of the judge's wrong answers are correct answers to another puzzle" in card
+    assert "Two stages (`make tiny-model` runs both)" in card
+
+    # three stages: the second stage's run continued once more (its summary nests both earlier ones)
+    three = {
+        "parameters": 5_500_000, "examples": 20, "steps": 2, "tokens": 1500, "train_seconds": 12.0,
+        "data_seconds": 3.0, "torch_threads": 2, "cpu_capability": "AVX2", "compiled": True,
+        "final_loss_avg100": 0.03, "base": two,
+        "config": dict(two["config"], lr=0.0003, seed=3, init_from="runs/chainlab-tiny-stage2"),
+    }  # fmt: skip
+    _write(d / "training_summary.json", three)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "Three stages (`make tiny-model` runs them all)" in card
+    assert "1. `chainlab train-tiny --out runs/chainlab-tiny-base --examples 100 --heads 4" in card
+    assert "2. `chainlab train-tiny --out runs/chainlab-tiny-stage2 --init-from runs/chainlab-tiny-base " in card
+    assert ("3. `chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-stage2 "
+            "--examples 20 --lr 0.0003 --seed 3 --wide-share 1") in card
+    assert "(1,500 tokens, 2 steps at 0.0003 with warm-up and cosine decay) with the second stage's recipe" in card
+    assert card.count("Final answer-token loss") == 1 and "Final answer-token loss 0.0300" in card
+    # 60 + 6 + 3 s of data, 2 + 90 + 0.2 min of training: every stage counts toward the budget
+    assert "from nothing on 2 AVX2 CPU threads, 1.1 of them generating the data and 92.2 training" in card
+    assert "The third continues that practice on fresh conversations" in card
+    three["config"]["mark_weight"] = 2.0  # a third stage that changes the recipe names the change
+    _write(d / "training_summary.json", three)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    assert "decay) in which the loss weighs the value check's `!` mark 2×: " in (d / "MODEL_CARD.md").read_text()
 
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
@@ -145,6 +171,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
     import re
     from pathlib import Path
 
+    from chainlab.models.model_card import stage_out, training_stages
     from chainlab.models.tiny_data import DEFAULT_MIX
     from chainlab.models.train_tiny import format_mix, parse_mix
 
@@ -152,10 +179,12 @@ def test_make_tiny_model_is_the_shipped_recipe():
     summary = json.loads((root / "chainlab/models/weights/chainlab-tiny/training_summary.json").read_text())
     make = (root / "Makefile").read_text().replace("\\\n", " ")
     commands = re.findall(r"chainlab train-tiny ([^\n]+)", make)
-    stages = [summary["base"], summary] if "base" in summary else [summary]
+    stages = training_stages(summary)
     assert len(commands) == len(stages)
-    for command, stage in zip(commands, stages, strict=True):
+    for i, (command, stage) in enumerate(zip(commands, stages, strict=True)):
         opts = dict(re.findall(r"--([a-z-]+) (\S+)", command))
+        assert opts["out"] == stage_out(i, len(stages))  # the directories the model card names
+        assert opts.get("init-from") == (stage_out(i - 1, len(stages)) if i else None)
         cfg = stage["config"]
         assert int(opts["examples"]) == stage["examples"] == cfg["examples"]
         assert int(opts.get("seed", 0)) == cfg["seed"]

@@ -175,18 +175,68 @@ def _compile_flag(run: dict) -> str:
     return (" --compile" if run.get("compiled") else "") + (" --bf16" if run.get("bf16") else "")
 
 
-def training_text(train: dict) -> tuple[str, str, str]:
-    """(Training paragraph, value-state text, mark text) of a one- or two-stage training summary.
+def training_stages(train: dict) -> list[dict]:
+    """The runs of a training summary, first stage first (each continued run nests the run it
+    continued under ``base``)."""
+    stages = [train]
+    while "base" in stages[0]:
+        stages.insert(0, stages[0]["base"])
+    return stages
 
-    A two-stage summary (``base``: the first run's summary) is a model trained from scratch and
-    then continued with ``train-tiny --init-from``.
+
+def stage_out(index: int, count: int) -> str:
+    """The ``--out`` directory of stage ``index`` (0-based) of ``count`` in ``make tiny-model``:
+    ``runs/chainlab-tiny`` for the last, ``runs/chainlab-tiny-base`` for the first of several,
+    ``runs/chainlab-tiny-stage<k>`` between them."""
+    if index == count - 1:
+        return "runs/chainlab-tiny"
+    return "runs/chainlab-tiny-base" if index == 0 else f"runs/chainlab-tiny-stage{index + 1}"
+
+
+_COUNT_WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
+_ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+
+
+def _continued_changes(rc: dict, rp: dict) -> list[str]:
+    """Clauses naming what a continued stage's recipe ``rc`` changes from the previous ``rp``."""
+    out = []
+    if rc["value_format"] != rp["value_format"]:
+        out.append(f"the value skill learns the `{rc['value_format']}` check (below)")
+    if rc["mark_weight"] != rp["mark_weight"]:
+        out.append(f"the loss weighs the value check's `!` mark {rc['mark_weight']:g}×")
+    if rc["judge_other_share"] != rp["judge_other_share"]:
+        out.append(
+            f"{rc['judge_other_share']:.0%} of the judge's wrong answers are correct answers to "
+            "another puzzle"
+        )
+    if rc["propose_format"] != rp["propose_format"]:
+        out.append(f"the propose skill learns the `{rc['propose_format']}` layout (below)")
+    if rc["judge_format"] != rp["judge_format"]:
+        out.append(f"the judge skill learns the `{rc['judge_format']}` layout (below)")
+    if rc["judge_small_share"] != rp["judge_small_share"]:
+        share = rc["judge_small_share"]
+        out.append(f"{share:.0%} of the judge's puzzles have 3 or 5 numbers over 1..13")
+    if rc["mix"] != rp["mix"]:
+        total_w = sum(rc["mix"].values())
+        shares = ", ".join(f"{k} {v / total_w:.0%}" for k, v in rc["mix"].items())
+        out.append(f"the skills are mixed {shares}")
+    return out
+
+
+def training_text(train: dict) -> tuple[str, str, str]:
+    """(Training paragraph, value-state text, mark text) of a training summary of one or more
+    stages.
+
+    A summary with ``base`` (the previous run's summary, nested once per earlier stage) is a model
+    trained from scratch and then continued with ``train-tiny --init-from``.
     """
-    base = train.get("base")
-    first = base or train
+    stages = training_stages(train)
+    first = stages[0]
     tc = first["config"]
     value_states, mark_text = _value_text(tc)
+    n = len(stages)
     cmd = (
-        f"`chainlab train-tiny --out runs/chainlab-tiny{'-base' if base else ''} "
+        f"`chainlab train-tiny --out {stage_out(0, n)} "
         f"--examples {first['examples']}{recipe_flags(tc)} --threads 2{_compile_flag(first)}` (seed {tc['seed']})"
     )
     stats = (
@@ -195,58 +245,56 @@ def training_text(train: dict) -> tuple[str, str, str]:
         f"the assistant answers only. {first['train_seconds'] / 60:.1f} minutes on "
         f"{first['torch_threads']} CPU threads"
     )
-    if not base:
+    if n == 1:
         text = (
             f"{cmd}:\n{stats}; final answer-token loss {train['final_loss_avg100']:.4f} "
             "(mean of the last 100 steps)."
         )
         return text, value_states, mark_text
-    c2 = train["config"]
-    r2 = _recipe(c2)
-    wide2, mark2 = r2["wide_share"], r2["mark_weight"]
-    cmd2 = (
-        f"`chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base "
-        f"--examples {train['examples']} --lr {c2['lr']:g} --seed {c2['seed']}{recipe_flags(c2)} --threads 2"
-        f"{_compile_flag(train)}`"
+    total = sum(st["train_seconds"] for st in stages) / 60
+    data = sum(st["data_seconds"] for st in stages) / 60
+    items = [f"1. {cmd}: {stats}."]
+    for i in range(1, n):
+        st, c = stages[i], stages[i]["config"]
+        rc, rp = _recipe(c), _recipe(stages[i - 1]["config"])
+        cmdk = (
+            f"`chainlab train-tiny --out {stage_out(i, n)} --init-from {stage_out(i - 1, n)} "
+            f"--examples {st['examples']} --lr {c['lr']:g} --seed {c['seed']}{recipe_flags(c)} --threads 2"
+            f"{_compile_flag(st)}`"
+        )
+        if i == 1:
+            changes = [f"{rc['wide_share']:.0%} of the 3-number value states are wide"]
+            changes += _continued_changes(rc, rp)
+            how = " in which " + _joined(changes)
+        else:
+            changes = _continued_changes(rc, rp)
+            how = f" in which {_joined(changes)}" if changes else f" with the {_ORDINALS[i]} stage's recipe"
+        items.append(
+            f"{i + 1}. {cmdk} continues it on {st['examples']:,} fresh conversations ({st['tokens']:,} "
+            f"tokens, {st['steps']:,} steps at {c['lr']:g} with warm-up and cosine decay){how}: "
+            f"{st['train_seconds'] / 60:.1f} minutes."
+        )
+    items[-1] += (
+        f" Final answer-token loss {train['final_loss_avg100']:.4f} (mean of the last 100 steps)."
     )
-    total = (first["train_seconds"] + train["train_seconds"]) / 60
-    data = (first["data_seconds"] + train["data_seconds"]) / 60
-    stage2 = [f"{wide2:.0%} of the 3-number value states are wide"]
-    if r2["value_format"] != _recipe(tc)["value_format"]:
-        stage2.append(f"the value skill learns the `{r2['value_format']}` check (below)")
-    if mark2 != 1.0:
-        stage2.append(f"the loss weighs the value check's `!` mark {mark2:g}×")
-    if r2["judge_other_share"] != _recipe(tc)["judge_other_share"]:
-        stage2.append(
-            f"{r2['judge_other_share']:.0%} of the judge's wrong answers are correct answers to "
-            "another puzzle"
+    later = ""
+    if n > 2:
+        later = (
+            f" The {_joined([_ORDINALS[k] for k in range(3, n + 1)])} "
+            f"{'continue' if n > 3 else 'continues'} that practice on fresh conversations: the value"
+            " and judge skills were still improving with more data."
         )
-    if r2["propose_format"] != _recipe(tc)["propose_format"]:
-        stage2.append(f"the propose skill learns the `{r2['propose_format']}` layout (below)")
-    if r2["judge_format"] != _recipe(tc)["judge_format"]:
-        stage2.append(f"the judge skill learns the `{r2['judge_format']}` layout (below)")
-    if r2["judge_small_share"] != _recipe(tc)["judge_small_share"]:
-        stage2.append(
-            f"{r2['judge_small_share']:.0%} of the judge's puzzles have 3 or 5 numbers over 1..13"
-        )
-    if r2["mix"] != _recipe(tc)["mix"]:
-        total_w = sum(r2["mix"].values())
-        shares = ", ".join(f"{k} {v / total_w:.0%}" for k, v in r2["mix"].items())
-        stage2.append(f"the skills are mixed {shares}")
     text = (
-        f"Two stages (`make tiny-model` runs both): {total + data:.1f} minutes from nothing on 2 "
+        f"{_COUNT_WORDS.get(n, str(n))} stages (`make tiny-model` runs "
+        f"{'both' if n == 2 else 'them all'}): {total + data:.1f} minutes from nothing on 2 "
         f"{_cpu(train)}CPU threads, {data:.1f} of them generating the data and {total:.1f} training — "
         f"{'within' if total + data <= TRAIN_BUDGET_MINUTES else 'over'} the "
         f"{TRAIN_BUDGET_MINUTES}-minute budget.\n\n"
-        f"1. {cmd}: {stats}.\n"
-        f"2. {cmd2} continues it on {train['examples']:,} fresh conversations ({train['tokens']:,} "
-        f"tokens, {train['steps']:,} steps at {c2['lr']:g} with warm-up and cosine decay) in which "
-        + _joined(stage2)
-        + f": {train['train_seconds'] / 60:.1f} minutes. Final answer-token loss "
-        f"{train['final_loss_avg100']:.4f} (mean of the last 100 steps).\n\n"
-        "The first stage learns every skill and the puzzle sub-states the search visits; the second "
+        + "\n".join(items)
+        + "\n\nThe first stage learns every skill and the puzzle sub-states the search visits; the second "
         "practises the value check on states it cannot remember (a match is rare in the data, and at "
         "weight 1 the model under-marks)."
+        + later
     )
     return text, value_states, mark_text
 
