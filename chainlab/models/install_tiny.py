@@ -9,7 +9,8 @@ template and the loss curve; no checkpoints, data or pickles — into ``chainlab
 a build with a missing file leaves the installed model as it was. ``--model`` (a ``chainlab
 train-tiny`` run) also writes ``training_summary.json``, which the model card reads: the run's
 ``training_log.json`` without its per-step history and, for a run that continued another
-(``--init-from``), that run's summary the same way under ``base`` (recursively). ``make tiny-release`` runs this
+(``--init-from``), that run's summary the same way under ``base`` (recursively; an installed
+init model's ``training_summary.json`` as it is). ``make tiny-release`` runs this
 between training and measuring.
 """
 
@@ -71,17 +72,25 @@ def _log_without_history(run: Path) -> dict:
 
 def training_summary(run: Path) -> dict:
     """``training_log.json`` of ``run`` without its history; the run it continued under ``base``,
-    summarised the same way (so a model trained in three stages nests two levels deep)."""
+    summarised the same way (so a model trained in three stages nests two levels deep).
+
+    A continued run's init model may also be an installed one (a ``training_summary.json`` beside
+    its weights, e.g. an earlier stage taken from git): its summary is used as it is.
+    """
     summary = _log_without_history(run)
     init_from = summary.get("config", {}).get("init_from")
     if init_from:
         base = Path(init_from)
-        if not (base / "training_log.json").exists():
+        if (base / "training_log.json").exists():
+            summary["base"] = training_summary(base)
+        elif (base / "training_summary.json").exists():
+            summary["base"] = json.loads((base / "training_summary.json").read_text())
+        else:
             raise FileNotFoundError(
-                f"{run} continued {base}, which holds no training_log.json: the model card needs "
-                f"every earlier stage's log; keep {base} until the model is installed."
+                f"{run} continued {base}, which holds neither training_log.json nor "
+                "training_summary.json: the model card needs every earlier stage's log; keep "
+                f"{base} until the model is installed."
             )
-        summary["base"] = training_summary(base)
     return summary
 
 
