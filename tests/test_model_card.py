@@ -10,6 +10,13 @@ def _write(path, obj):
     return str(path)
 
 
+def _card(d, summary, skills):
+    """The card ``model-card`` writes for training summary ``summary`` (written into ``d``)."""
+    _write(d / "training_summary.json", summary)
+    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
+    return (d / "MODEL_CARD.md").read_text()
+
+
 def test_card_from_measurements(tmp_path, capsys):
     d = tmp_path / "m"
     d.mkdir()
@@ -40,17 +47,13 @@ def test_card_from_measurements(tmp_path, capsys):
     # the recipe options of the training run appear in the documented command and the text
     summary_json = json.loads((d / "training_summary.json").read_text())
     summary_json["config"].update(wide_share=1.0, mark_weight=4.0)
-    _write(d / "training_summary.json", summary_json)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    card = (d / "MODEL_CARD.md").read_text()
+    card = _card(d, summary_json, skills)
     assert "--examples 100 --wide-share 1 --mark-weight 4 --threads 2" in card
     assert "All 3-number states are *wide*" in card and "`!` mark 4×" in card
 
     # a curriculum run: the late phase's options, and the mark weight described as the late phase's
     summary_json["config"].update(wide_share=0.5, late_share=0.3, late_wide_share=1.0)
-    _write(d / "training_summary.json", summary_json)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    card = (d / "MODEL_CARD.md").read_text()
+    card = _card(d, summary_json, skills)
     assert "--examples 100 --late-share 0.3 --mark-weight 4 --threads 2" in card
     assert "last 30% of the examples" in card and "wide and the loss weighs the `!` mark 4×" in card
 
@@ -61,9 +64,7 @@ def test_card_from_measurements(tmp_path, capsys):
         "data_seconds": 6.0, "torch_threads": 2, "final_loss_avg100": 0.04, "base": base,
         "config": {"lr": 0.0005, "batch_tokens": 4096, "seed": 1, "wide_share": 1.0, "mark_weight": 4.0},
     }  # fmt: skip
-    _write(d / "training_summary.json", two)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    card = (d / "MODEL_CARD.md").read_text()
+    card = _card(d, two, skills)
     assert "1. `chainlab train-tiny --out runs/chainlab-tiny-base --examples 100 --threads 2` (seed 0)" in card
     assert ("2. `chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-base "
             "--examples 50 --lr 0.0005 --seed 1 --wide-share 1 --mark-weight 4 --threads 2`") in card
@@ -76,17 +77,13 @@ def test_card_from_measurements(tmp_path, capsys):
     # a first stage with another architecture shows it in its command, the second stage does not
     base["config"].update(heads=4)
     two["config"].update(heads=4, init_from="runs/chainlab-tiny-base")
-    _write(d / "training_summary.json", two)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    card = (d / "MODEL_CARD.md").read_text()
+    card = _card(d, two, skills)
     assert "--examples 100 --heads 4 --threads 2` (seed 0)" in card
     assert "--examples 50 --lr 0.0005 --seed 1 --wide-share 1 --mark-weight 4 --threads 2`" in card
 
     # a second stage with its own skill mix
     two["config"].update(mix={"io": 0.03, "cot": 0.07, "propose": 0.4, "value": 0.3, "judge": 0.2})
-    _write(d / "training_summary.json", two)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    card = (d / "MODEL_CARD.md").read_text()
+    card = _card(d, two, skills)
     assert ("--mark-weight 4 --mix io=0.03,cot=0.07,propose=0.4,value=0.3,judge=0.2 "
             "--threads 2`") in card
     assert ("wide, the loss weighs the value check's `!` mark 4× and the skills are mixed io 3%, "
@@ -94,43 +91,31 @@ def test_card_from_measurements(tmp_path, capsys):
 
     # a stage trained with --compile says so in its command
     two["compiled"] = True
-    _write(d / "training_summary.json", two)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    card = (d / "MODEL_CARD.md").read_text()
+    card = _card(d, two, skills)
     assert "--heads 4 --threads 2` (seed 0)" in card  # the first stage ran eagerly
     assert "judge=0.2 --threads 2 --compile`" in card
     two["bf16"] = True  # and with --bf16
-    _write(d / "training_summary.json", two)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    assert "judge=0.2 --threads 2 --compile --bf16`" in (d / "MODEL_CARD.md").read_text()
+    assert "judge=0.2 --threads 2 --compile --bf16`" in _card(d, two, skills)
     del two["bf16"]
 
     # a recipe that takes longer than the budget says so
     two["train_seconds"] = 90 * 60.0
-    _write(d / "training_summary.json", two)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    assert "training — over the 90-minute budget" in (d / "MODEL_CARD.md").read_text()
+    assert "training — over the 90-minute budget" in _card(d, two, skills)
     assert "from nothing on 2 CPU threads" in (d / "MODEL_CARD.md").read_text()  # CPU not logged
     two["cpu_capability"] = "AVX2"  # a run that logged its CPU names it: step times depend on it
-    _write(d / "training_summary.json", two)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    assert "from nothing on 2 AVX2 CPU threads" in (d / "MODEL_CARD.md").read_text()
+    assert "from nothing on 2 AVX2 CPU threads" in _card(d, two, skills)
 
     # a second stage that changes the value check names it, and the targets section describes
     # the check the model was left with
     two["config"].update(value_format="pairs")
-    _write(d / "training_summary.json", two)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    card = (d / "MODEL_CARD.md").read_text()
+    card = _card(d, two, skills)
     assert "--value-format pairs --threads 2 --compile`" in card
     assert "the value skill learns the `pairs` check (below)" in card
     assert "(the `pairs` format)" in card and "`13 11 -> 24! 2 143`" in card and "need <r" not in card
 
     # so does one that gives the judge more answers to other puzzles
     two["config"].update(judge_other_share=0.5)
-    _write(d / "training_summary.json", two)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    card = (d / "MODEL_CARD.md").read_text()
+    card = _card(d, two, skills)
     assert "--judge-other-share 0.5 --threads 2 --compile`" in card
     assert "50% of the judge's wrong answers are correct answers to another puzzle" in card
     assert "Two stages (`make tiny-model` runs both)" in card
@@ -142,9 +127,7 @@ def test_card_from_measurements(tmp_path, capsys):
         "final_loss_avg100": 0.03, "base": two,
         "config": dict(two["config"], lr=0.0003, seed=3, init_from="runs/chainlab-tiny-stage2"),
     }  # fmt: skip
-    _write(d / "training_summary.json", three)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    card = (d / "MODEL_CARD.md").read_text()
+    card = _card(d, three, skills)
     assert "Three stages (`make tiny-model` runs them all)" in card
     assert "1. `chainlab train-tiny --out runs/chainlab-tiny-base --examples 100 --heads 4" in card
     assert "2. `chainlab train-tiny --out runs/chainlab-tiny-stage2 --init-from runs/chainlab-tiny-base " in card
@@ -156,9 +139,7 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "from nothing on 2 AVX2 CPU threads, 1.1 of them generating the data and 92.2 training" in card
     assert "The third continues that practice on fresh conversations" in card
     three["config"]["mark_weight"] = 2.0  # a third stage that changes the recipe names the change
-    _write(d / "training_summary.json", three)
-    assert main(["model-card", "--dir", str(d), "--skills", skills]) == 0
-    assert "decay) in which the loss weighs the value check's `!` mark 2×: " in (d / "MODEL_CARD.md").read_text()
+    assert "decay) in which the loss weighs the value check's `!` mark 2×: " in _card(d, three, skills)
 
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
