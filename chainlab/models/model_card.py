@@ -197,6 +197,10 @@ _COUNT_WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
 _ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
 
+def _ordinal(k: int) -> str:
+    return _ORDINALS.get(k, f"{k}th")
+
+
 def _continued_changes(rc: dict, rp: dict) -> list[str]:
     """Clauses naming what a continued stage's recipe ``rc`` changes from the previous ``rp``."""
     out = []
@@ -268,7 +272,7 @@ def training_text(train: dict) -> tuple[str, str, str]:
             how = " in which " + _joined(changes)
         else:
             changes = _continued_changes(rc, rp)
-            how = f" in which {_joined(changes)}" if changes else f" with the {_ORDINALS[i]} stage's recipe"
+            how = f" in which {_joined(changes)}" if changes else f" with the {_ordinal(i)} stage's recipe"
         items.append(
             f"{i + 1}. {cmdk} continues it on {st['examples']:,} fresh conversations ({st['tokens']:,} "
             f"tokens, {st['steps']:,} steps at {c['lr']:g} with warm-up and cosine decay){how}: "
@@ -280,9 +284,8 @@ def training_text(train: dict) -> tuple[str, str, str]:
     later = ""
     if n > 2:
         later = (
-            f" The {_joined([_ORDINALS[k] for k in range(3, n + 1)])} "
-            f"{'continue' if n > 3 else 'continues'} that practice on fresh conversations: the value"
-            " and judge skills were still improving with more data."
+            f" The {_joined([_ordinal(k) for k in range(3, n + 1)])} "
+            f"{'continue' if n > 3 else 'continues'} that practice on fresh conversations."
         )
     text = (
         f"{_COUNT_WORDS.get(n, str(n))} stages (`make tiny-model` runs "
