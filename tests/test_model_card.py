@@ -103,7 +103,18 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "training — over the 90-minute budget" in _card(d, two, skills)
     assert "from nothing on 2 CPU threads" in (d / "MODEL_CARD.md").read_text()  # CPU not logged
     two["cpu_capability"] = "AVX2"  # a run that logged its CPU names it: step times depend on it
-    assert "from nothing on 2 AVX2 CPU threads" in _card(d, two, skills)
+    card = _card(d, two, skills)
+    assert "(seed 0): " in card and "2.0 minutes on 2 CPU threads (CPU not recorded)." in card
+    assert "judge 20%: 90.0 minutes on AVX2." in card
+    # the total adds up times of different CPUs (the first stage's not logged): it says so
+    assert ("from nothing on 2 CPU threads, adding up stages timed on different CPUs "
+            "(first: not recorded, second: AVX2), 1.1 of them") in card
+    base["cpu_capability"] = "AVX2"
+    card = _card(d, two, skills)
+    assert "from nothing on 2 AVX2 CPU threads, 1.1" in card and "2.0 minutes on 2 AVX2 CPU threads." in card
+    base["cpu_capability"] = "AVX512"
+    assert "(first: AVX512, second: AVX2)" in _card(d, two, skills)
+    del base["cpu_capability"]
 
     # a second stage that changes the value check names it, and the targets section describes
     # the check the model was left with
@@ -136,7 +147,8 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "(1,500 tokens, 2 steps at 0.0003 with warm-up and cosine decay) with the second stage's recipe" in card
     assert card.count("Final answer-token loss") == 1 and "Final answer-token loss 0.0300" in card
     # 60 + 6 + 3 s of data, 2 + 90 + 0.2 min of training: every stage counts toward the budget
-    assert "from nothing on 2 AVX2 CPU threads, 1.1 of them generating the data and 92.2 training" in card
+    assert ("from nothing on 2 CPU threads, adding up stages timed on different CPUs (first: not "
+            "recorded, second: AVX2, third: AVX2), 1.1 of them generating the data and 92.2 training") in card
     assert "The third continues that practice on fresh conversations" in card
     three["config"]["mark_weight"] = 2.0  # a third stage that changes the recipe names the change
     assert "decay) in which the loss weighs the value check's `!` mark 2×: " in _card(d, three, skills)

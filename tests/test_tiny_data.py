@@ -1,6 +1,7 @@
 """Training data of chainlab-tiny: format, loss spans, and the held-out protocol."""
 
 import random
+import re
 from fractions import Fraction
 
 import pytest
@@ -323,6 +324,44 @@ def test_numbers_first_judge_answers_compare_the_numbers_before_the_worked_lines
     assert [e.turns[-1][0] for e in exs] == [e.turns[-1][0] for e in default]  # same draws, new layout
     with pytest.raises(ValueError, match="judge format"):
         next(D.iter_examples(1, judge_format="last"))
+
+
+def _line_value(text: str) -> Fraction:
+    """Value of a part of a worked line, whose numbers may be fractions (``3/7``) or negative."""
+    text = re.sub(r"(?<![\d)])-(\d+)", r"(0 - \1)", text)  # -6 -> (0 - 6)
+    text = re.sub(r"(\(0 - \d+\)|\d+)/(\d+)", r"(\1 / \2)", text)  # 3/7 -> (3 / 7)
+    return evaluate_expression(text)
+
+
+def test_split_fraction_lines_work_fractions_over_whole_numbers_and_each_part_is_equal():
+    from chainlab.tasks.game24_math import evaluation_steps
+
+    assert D.worked_operation(Fraction(12), "/", Fraction(3, 4), Fraction(16)) == "12 / 3/4 = 12 * 4 / 3 = 48 / 3 = 16"
+    assert D.worked_operation(Fraction(3, 2), "/", Fraction(9), Fraction(1, 6)) == "3/2 / 9 = 3 / (2 * 9) = 3 / 18 = 1/6"
+    assert D.worked_operation(Fraction(2), "-", Fraction(7, 4), Fraction(1, 4)) == "2 - 7/4 = 8/4 - 7/4 = 1/4"
+    assert D.worked_operation(Fraction(6), "/", Fraction(1, 4), Fraction(24)) == "6 / 1/4 = 6 * 4 = 24"
+    assert D.worked_operation(Fraction(1, 2), "*", Fraction(12), Fraction(6)) == "1/2 * 12 = 12 / 2 = 6"
+    assert D.worked_operation(Fraction(10), "-", Fraction(4), Fraction(6)) == "10 - 4 = 6"  # whole: plain
+    rng = random.Random(3)
+    seen = 0
+    for _ in range(300):  # every part of every line has the value of the operation
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        for a, op, b, r in evaluation_steps(expr):
+            parts = D.worked_operation(a, op, b, r).split(" = ")
+            assert all(_line_value(part) == r for part in parts), parts
+            assert len(parts) == len(set(parts))
+            seen += len(parts) > 2
+    assert seen > 20
+    # the layout is plain's, only the lines of fraction operations change
+    for nums, expr in [((2, 4, 6, 7), "6 / (2 - (7 / 4))"), ((3, 4, 6, 8), "(8 - 4) * 6 + 3")]:
+        plain = D.judge_answer(nums, expr).splitlines()
+        split = D.judge_answer(nums, expr, "split-fractions").splitlines()
+        assert plain[-5:] == split[-5:] and len(plain) == len(split)
+        assert [line.split(" = ")[0] for line in plain] == [line.split(" = ")[0] for line in split]
+    assert D.judge_answer((2, 4, 6, 7), "6 / (2 - (7 / 4))", "split-fractions").splitlines()[:3] == [
+        "7 / 4 = 7/4", "2 - 7/4 = 8/4 - 7/4 = 1/4", "6 / 1/4 = 6 * 4 = 24",
+    ]
 
 
 def test_unsolvable_low_starts_are_allowed_but_never_solvable():

@@ -169,6 +169,21 @@ def _cpu(run: dict) -> str:
     return f"{run['cpu_capability']} " if run.get("cpu_capability") else ""
 
 
+def _stage_cpu(run: dict) -> str:
+    """`` on AVX2`` when a run logged its CPU's vector capability, else `` (CPU not recorded)``."""
+    return f" on {run['cpu_capability']}" if run.get("cpu_capability") else " (CPU not recorded)"
+
+
+def _total_cpu(stages: list[dict]) -> str:
+    """``"AVX2 CPU threads"`` when every stage logged the same CPU capability; otherwise the total
+    adds times of different (or unrecorded) CPUs, and the text says which stage ran on which."""
+    caps = [st.get("cpu_capability") for st in stages]
+    if len(set(caps)) == 1:
+        return f"{caps[0]} CPU threads" if caps[0] else "CPU threads"
+    where = ", ".join(f"{_ordinal(i + 1)}: {cap or 'not recorded'}" for i, cap in enumerate(caps))
+    return f"CPU threads, adding up stages timed on different CPUs ({where})"
+
+
 def _compile_flag(run: dict) -> str:
     """`` --compile`` / `` --bf16`` when a run's transformer went through torch.compile / ran its
     forward pass in bfloat16."""
@@ -194,7 +209,7 @@ def stage_out(index: int, count: int) -> str:
 
 
 _COUNT_WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five"}
-_ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
 
 def _ordinal(k: int) -> str:
@@ -247,7 +262,8 @@ def training_text(train: dict) -> tuple[str, str, str]:
         f"{first['examples']:,} conversations, {first['tokens']:,} tokens, {first['steps']:,} steps of "
         f"about {tc['batch_tokens']} tokens, AdamW at {tc['lr']} with warm-up and cosine decay, loss on "
         f"the assistant answers only. {first['train_seconds'] / 60:.1f} minutes on "
-        f"{first['torch_threads']} CPU threads"
+        f"{first['torch_threads']} {_cpu(first)}CPU threads"
+        + ("" if first.get("cpu_capability") else " (CPU not recorded)")
     )
     if n == 1:
         text = (
@@ -276,7 +292,7 @@ def training_text(train: dict) -> tuple[str, str, str]:
         items.append(
             f"{i + 1}. {cmdk} continues it on {st['examples']:,} fresh conversations ({st['tokens']:,} "
             f"tokens, {st['steps']:,} steps at {c['lr']:g} with warm-up and cosine decay){how}: "
-            f"{st['train_seconds'] / 60:.1f} minutes."
+            f"{st['train_seconds'] / 60:.1f} minutes{_stage_cpu(st)}."
         )
     items[-1] += (
         f" Final answer-token loss {train['final_loss_avg100']:.4f} (mean of the last 100 steps)."
@@ -290,7 +306,7 @@ def training_text(train: dict) -> tuple[str, str, str]:
     text = (
         f"{_COUNT_WORDS.get(n, str(n))} stages (`make tiny-model` runs "
         f"{'both' if n == 2 else 'them all'}): {total + data:.1f} minutes from nothing on 2 "
-        f"{_cpu(train)}CPU threads, {data:.1f} of them generating the data and {total:.1f} training — "
+        f"{_total_cpu(stages)}, {data:.1f} of them generating the data and {total:.1f} training — "
         f"{'within' if total + data <= TRAIN_BUDGET_MINUTES else 'over'} the "
         f"{TRAIN_BUDGET_MINUTES}-minute budget.\n\n"
         + "\n".join(items)
@@ -340,6 +356,12 @@ JUDGE_TARGETS = {
         "the puzzle's `Input:`, the `Numbers:` the expression uses (both copied from the prompt's lines"
         " just above),\n  `Same numbers: yes|no`, then the expression worked out operation by operation,"
         " `Makes 24: yes|no`\n  and `Verdict: correct|incorrect`"
+    ),
+    "split-fractions": (
+        "the expression worked out operation by operation, an operation on a fraction over whole"
+        " numbers\n  first (`12 / 3/4 = 12 * 4 / 3 = 48 / 3 = 16`), `Numbers:` it uses next to the"
+        " puzzle's `Input:`,\n  `Same numbers: yes|no`, `Makes 24: yes|no`, then"
+        " `Verdict: correct|incorrect`"
     ),
 }
 

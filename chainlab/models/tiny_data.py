@@ -20,6 +20,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from math import lcm, prod
 from pathlib import Path
 
 from chainlab.prompts import game24 as P
@@ -30,6 +31,7 @@ from chainlab.tasks.game24_math import (
     apply_op,
     evaluate_expression,
     evaluation_lines,
+    evaluation_steps,
     expression_numbers,
     format_number,
     format_numbers,
@@ -59,7 +61,7 @@ SYSTEMS: list[str | None] = [
 MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
 PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propose_answer
-JUDGE_FORMATS = ("plain", "numbers-first")  # judge answers: see judge_answer
+JUDGE_FORMATS = ("plain", "numbers-first", "split-fractions")  # judge answers: see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
 SKILLS = ("io", "cot", "propose", "value", "judge")
@@ -536,6 +538,44 @@ def _check_judge_format(judge_format: str) -> None:
         raise ValueError(f"Unknown judge format {judge_format!r}; choose from {JUDGE_FORMATS}.")
 
 
+def _product(factors: list[int]) -> str:
+    """``12 * 4`` from [12, 4]; factors of 1 left out (a lone 1 kept)."""
+    kept = [f for f in factors if f != 1] or [1]
+    return " * ".join(str(f) for f in kept)
+
+
+def worked_operation(a: Fraction, op: str, b: Fraction, result: Fraction) -> str:
+    """One operation of a judged expression as a line; one with a fraction operand worked over
+    integers first.
+
+    Whole operands give the plain line (``10 - 4 = 6``). With a fraction operand, ``*`` and ``/``
+    go through the integer products of numerators and denominators (``12 / 3/4 = 12 * 4 / 3 =
+    48 / 3 = 16``, ``3/2 / 9 = 3 / (2 * 9) = 3 / 18 = 1/6``), ``+`` and ``-`` through a common
+    denominator (``2 - 7/4 = 8/4 - 7/4 = 1/4``): each part of the line equals the next, and each
+    multiplication or division in it is of whole numbers.
+    """
+    head = f"{format_number(a)} {op} {format_number(b)}"
+    if a.denominator == 1 and b.denominator == 1:
+        return f"{head} = {format_number(result)}"
+    parts = [head]
+    if op in "+-":
+        d = lcm(a.denominator, b.denominator)
+        common = f"{a.numerator * d // a.denominator}/{d} {op} {b.numerator * d // b.denominator}/{d}"
+        if common != head:
+            parts.append(common)
+    else:
+        num = [a.numerator, b.numerator] if op == "*" else [a.numerator, b.denominator]
+        den = [a.denominator, b.denominator] if op == "*" else [a.denominator, b.numerator]
+        den_text = _product(den)
+        if den_text == "1":  # 6 / 1/4 = 6 * 4 = 24
+            parts += [_product(num), str(prod(num))]
+        else:
+            parts.append(f"{_product(num)} / " + (f"({den_text})" if " * " in den_text else den_text))
+            parts.append(f"{prod(num)} / {prod(den)}")
+    parts.append(format_number(result))
+    return " = ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1])
+
+
 def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     """Target of the judge skill: the expression worked out, the numbers used next to the input's,
     whether they are the same and whether the value is 24 (each a yes/no read off adjacent lines),
@@ -544,10 +584,15 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     ``plain`` works the expression out first; ``numbers-first`` starts with the ``Input:`` line
     and the ``Numbers:`` the expression uses (copied from the prompt's two lines just above,
     before any worked line holds an intermediate result or the 24 to copy by mistake), then
-    ``Same numbers``, then the worked lines, ``Makes 24`` and the verdict.
+    ``Same numbers``, then the worked lines, ``Makes 24`` and the verdict. ``split-fractions`` is
+    ``plain`` with every operation on a fraction worked over whole numbers first
+    (:func:`worked_operation`).
     """
     _check_judge_format(judge_format)
-    lines = evaluation_lines(expr)
+    if judge_format == "split-fractions":
+        lines = [worked_operation(*op) for op in evaluation_steps(expr)]
+    else:
+        lines = evaluation_lines(expr)
     used = expression_numbers(expr)
     same = sorted(used) == sorted(Fraction(n) for n in nums)
     makes = evaluate_expression(expr) == 24

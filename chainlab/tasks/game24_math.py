@@ -307,11 +307,16 @@ def _parse(expr: str) -> tuple[Fraction, list[Fraction]]:
     return p.value, p.leaves
 
 
+def evaluation_steps(expr: str) -> list[tuple[Fraction, str, Fraction, Fraction]]:
+    """The operations of an expression in evaluation order, as ``(a, op, b, result)`` tuples."""
+    return list(_run_parser(expr).ops)
+
+
 def evaluation_lines(expr: str) -> list[str]:
     """The operations of an expression in evaluation order: ``["10 - 4 = 6", "5 * 6 = 30", ...]``."""
-    p = _run_parser(expr)
     return [
-        f"{format_number(a)} {op} {format_number(b)} = {format_number(r)}" for a, op, b, r in p.ops
+        f"{format_number(a)} {op} {format_number(b)} = {format_number(r)}"
+        for a, op, b, r in evaluation_steps(expr)
     ]
 
 
