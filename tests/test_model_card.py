@@ -152,6 +152,10 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "The third continues that practice on fresh conversations" in card
     three["config"]["mark_weight"] = 2.0  # a third stage that changes the recipe names the change
     assert "decay) in which the loss weighs the value check's `!` mark 2×: " in _card(d, three, skills)
+    three["config"]["result_weight"] = 3.0
+    assert ("mark 2× and the loss weighs the result tokens (the number after each ` = `, the word "
+            "after `Same numbers:`, `Makes 24:` and `Verdict:`) 3×: ") in _card(d, three, skills)
+    assert " --result-weight 3 --threads 2" in _card(d, three, skills)
 
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
@@ -184,6 +188,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
         assert float(opts.get("lr", 2e-3)) == cfg["lr"]
         assert float(opts.get("wide-share", 0.5)) == cfg.get("wide_share", 0.5)
         assert float(opts.get("mark-weight", 1)) == cfg.get("mark_weight", 1.0)
+        assert float(opts.get("result-weight", 1)) == cfg.get("result_weight", 1.0)
         assert parse_mix(opts.get("mix", format_mix(DEFAULT_MIX))) == cfg.get("mix", DEFAULT_MIX)
         assert opts.get("value-format", "need") == cfg.get("value_format", "need")
         assert float(opts.get("judge-other-share", 0)) == cfg.get("judge_other_share", 0.0)

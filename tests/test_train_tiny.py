@@ -97,15 +97,64 @@ def test_answer_loss_weights_the_mark_token(trained):
     assert torch.allclose(answer_loss(logits, labels, weights), (ce[0] + 4 * ce[1]) / 5)
 
 
+def test_result_spans_mark_the_tokens_a_judgment_turns_on(trained):
+    """``--result-weight`` weighs the results of the worked lines and the yes/no/verdict words,
+    inside the answers only; the labels stay those of ``encode``."""
+    from transformers import AutoTokenizer
+
+    from chainlab.models.tiny_data import Example, judge_answer
+    from chainlab.models.train_tiny import encode, encode_weighted, result_spans
+
+    answer = judge_answer((2, 3, 8, 14), "(14 - 2) * (8 / 3)")
+    ex = Example("judge", "Say x = 5 twice.", [("Check 1 = 1.", answer)])
+    text, spans = ex.text(), ex.answer_spans()
+    found = [text[a:b] for a, b in result_spans(text, spans)]
+    assert found == ["12", "8/3", "32", "yes", "no", "incorrect"]  # nothing from the prompt's ' = '
+    tok = AutoTokenizer.from_pretrained(trained)
+    rec = {"text": text, "spans": spans}
+    (ids, labels, none), = encode_weighted([rec], tok)
+    assert none is None and [(ids, labels)] == encode([rec], tok)
+    (ids3, labels3, weights), = encode_weighted([rec], tok, 3.0)
+    assert (ids3, labels3) == (ids, labels) and set(weights) == {1.0, 3.0}
+    heavy = tok.decode([i for i, w in zip(ids, weights, strict=True) if w == 3.0])
+    assert all(piece in heavy for piece in found) and "5" not in heavy
+    assert all(lab != -100 for lab, w in zip(labels, weights, strict=True) if w == 3.0)
+
+
+def test_position_weights_weigh_each_target():
+    import torch
+
+    from chainlab.models.train_tiny import answer_positions, target_weights, token_loss
+
+    logits = torch.randn(2, 5, 11)
+    labels = torch.tensor([[-100, 3, 4, -100, -100], [-100, -100, 5, 6, 7]])
+    weights = torch.tensor([[1.0, 1.0, 3.0, 1.0, 1.0], [1.0, 1.0, 1.0, 2.0, 1.0]])
+    hidden, target = answer_positions(logits, labels)
+    pos = target_weights(weights, labels)
+    assert target.tolist() == [3, 4, 5, 6, 7] and pos.tolist() == [1.0, 3.0, 1.0, 2.0, 1.0]
+    ce = torch.nn.functional.cross_entropy(hidden, target, reduction="none")
+    assert torch.allclose(token_loss(hidden, target, None, pos), (ce * pos).sum() / pos.sum())
+    assert target_weights(None, labels) is None
+    assert torch.allclose(token_loss(hidden, target, None, torch.ones(5)), ce.mean())
+    ids = torch.ones(11)
+    ids[4] = 4.0  # a token-id weight and a position weight multiply
+    both = ce * pos * ids[target]
+    assert torch.allclose(token_loss(hidden, target, ids, pos), both.sum() / (pos * ids[target]).sum())
+
+
 def test_wide_share_and_mark_weight_options(tmp_path, capsys):
     out = tmp_path / "wide"
-    args = ["train-tiny", "--out", str(out), *SMALL, "--wide-share", "1", "--mark-weight", "4"]
+    args = ["train-tiny", "--out", str(out), *SMALL, "--wide-share", "1", "--mark-weight", "4",
+            "--result-weight", "3"]
     assert main(args) == 0
     log = json.loads((out / "training_log.json").read_text())
     assert log["config"]["wide_share"] == 1.0 and log["config"]["mark_weight"] == 4.0
+    assert log["config"]["result_weight"] == 3.0
     assert (out / "data-s0-n48-w1.jsonl").exists()  # not the default-recipe data file
     assert main(["train-tiny", "--out", str(tmp_path / "y"), "--mark-weight", "0"]) == 2
     assert "--mark-weight" in capsys.readouterr().err
+    assert main(["train-tiny", "--out", str(tmp_path / "y"), "--result-weight", "-1"]) == 2
+    assert "--result-weight must be > 0" in capsys.readouterr().err
     assert main(["train-tiny", "--out", str(tmp_path / "z"), "--wide-share", "1.5"]) == 2
     assert "--wide-share" in capsys.readouterr().err
     assert main(["train-tiny", "--out", str(tmp_path / "h"), "--heads", "7"]) == 2

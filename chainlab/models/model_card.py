@@ -108,7 +108,7 @@ def _recipe(tc: dict) -> dict:
 
     keys = (
         "wide_share", "late_share", "late_wide_share", "mark_weight", "mix", "value_format",
-        "judge_other_share", "judge_small_share", "propose_format", "judge_format",
+        "judge_other_share", "judge_small_share", "propose_format", "judge_format", "result_weight",
     )  # fmt: skip
     return {k: tc.get(k, DEFAULTS[k]) for k in keys}
 
@@ -156,7 +156,17 @@ def _value_text(tc: dict) -> tuple[str, str]:
         )
     else:
         mark_text = ""
+    if r["result_weight"] != 1.0:
+        mark_text += f" {_result_weight_text(r['result_weight']).capitalize()}."
     return value_states, mark_text
+
+
+def _result_weight_text(weight: float) -> str:
+    """The clause on ``--result-weight``."""
+    return (
+        f"the loss weighs the result tokens (the number after each ` = `, the word after `Same "
+        f"numbers:`, `Makes 24:` and `Verdict:`) {weight:g}×"
+    )
 
 
 def _joined(clauses: list[str]) -> str:
@@ -223,6 +233,8 @@ def _continued_changes(rc: dict, rp: dict) -> list[str]:
         out.append(f"the value skill learns the `{rc['value_format']}` check (below)")
     if rc["mark_weight"] != rp["mark_weight"]:
         out.append(f"the loss weighs the value check's `!` mark {rc['mark_weight']:g}×")
+    if rc["result_weight"] != rp["result_weight"]:
+        out.append(_result_weight_text(rc["result_weight"]))
     if rc["judge_other_share"] != rp["judge_other_share"]:
         out.append(
             f"{rc['judge_other_share']:.0%} of the judge's wrong answers are correct answers to "

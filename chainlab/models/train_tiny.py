@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import shutil
 import sys
 import time
@@ -67,6 +68,7 @@ DEFAULTS = dict(
     checkpoint_every=200,
     wide_share=WIDE_SHARE,  # share of 3-number value states drawn wide
     mark_weight=1.0,  # loss weight of the value check's match mark (tiny_data.MATCH)
+    result_weight=1.0,  # loss weight of result tokens (numbers after ' = ', yes/no, verdicts)
     late_share=0.0,  # curriculum: share of the examples trained last, in their own phase
     late_wide_share=1.0,  # wide share of the late phase's value states
     mix=dict(DEFAULT_MIX),  # skill weights of the training conversations
@@ -99,6 +101,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--mark-weight", type=float, default=DEFAULTS["mark_weight"],
         help="loss weight of the value check's '!' match mark, which is rare in the data and "
         "under-predicted at weight 1 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--result-weight", type=float, default=DEFAULTS["result_weight"],
+        help="loss weight of the answers' result tokens: the number after each ' = ' and the word "
+        "after 'Same numbers:', 'Makes 24:' and 'Verdict:', where a wrong token decides a wrong "
+        "judgment (default: %(default)s)",
     )
     p.add_argument(
         "--late-share", type=float, default=DEFAULTS["late_share"],
@@ -222,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         wide_share=args.wide_share,
         mark_weight=args.mark_weight,
+        result_weight=args.result_weight,
         late_share=args.late_share,
         late_wide_share=args.late_wide_share,
         value_format=args.value_format,
@@ -265,9 +274,10 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    if args.mark_weight <= 0:
-        print(f"error: --mark-weight must be > 0, got {args.mark_weight}.", file=sys.stderr)
-        return 2
+    for flag, value in (("--mark-weight", args.mark_weight), ("--result-weight", args.result_weight)):
+        if value <= 0:
+            print(f"error: {flag} must be > 0, got {value}.", file=sys.stderr)
+            return 2
     if args.heads < 1 or args.hidden_size % args.heads:
         print(
             f"error: --hidden-size {args.hidden_size} is not a multiple of --heads {args.heads}; "
@@ -398,8 +408,30 @@ def tokenizer_corpus(records: list[dict], seed: int) -> list[str]:
     return texts
 
 
+RESULT_PATTERN = re.compile(r"(?<= = )[^\s=]+|(?<=Same numbers: )\w+|(?<=Makes 24: )\w+|(?<=Verdict: )\w+")
+
+
+def result_spans(text: str, spans: list) -> list[tuple[int, int]]:
+    """Character spans of the result tokens inside the answer ``spans`` of ``text``: the number
+    after each `` = `` (``16``, ``24/7``) and the word after ``Same numbers:``, ``Makes 24:`` and
+    ``Verdict:`` — the tokens on which a judgment turns (``--result-weight``)."""
+    out = []
+    for a, b in spans:
+        out += [(a + m.start(), a + m.end()) for m in RESULT_PATTERN.finditer(text[a:b])]
+    return out
+
+
 def encode(records: list[dict], tok) -> list[tuple[list[int], list[int]]]:
     """(input_ids, labels) per record; labels are -100 outside the assistant answers."""
+    return [(ids, labels) for ids, labels, _ in encode_weighted(records, tok)]
+
+
+def encode_weighted(
+    records: list[dict], tok, result_weight: float = 1.0
+) -> list[tuple[list[int], list[int], list[float] | None]]:
+    """(input_ids, labels, weights) per record: labels are -100 outside the assistant answers;
+    weights (None when ``result_weight`` is 1) give ``result_weight`` to the labelled tokens that
+    overlap a result (:func:`result_spans`), 1 to the others."""
     out = []
     for rec in records:
         enc = tok(rec["text"], return_offsets_mapping=True, add_special_tokens=False)
@@ -409,7 +441,14 @@ def encode(records: list[dict], tok) -> list[tuple[list[int], list[int]]]:
         for k, (s, e) in enumerate(enc["offset_mapping"]):
             if any(a <= s and e <= b and e > s for a, b in spans):
                 labels[k] = ids[k]
-        out.append((ids, labels))
+        weights = None
+        if result_weight != 1.0:
+            results = result_spans(rec["text"], spans)
+            weights = [
+                result_weight if lab != -100 and any(s < b and a < e for a, b in results) else 1.0
+                for lab, (s, e) in zip(labels, enc["offset_mapping"], strict=True)
+            ]
+        out.append((ids, labels, weights))
     return out
 
 
@@ -471,19 +510,30 @@ def answer_positions(states, labels):
     return states[:, :-1][keep], target[keep]
 
 
-def token_loss(logits, target, token_weights=None):
+def target_weights(weights, labels):
+    """The per-position loss ``weights[batch, time]`` of the tokens :func:`answer_positions`
+    keeps, in its order (None stays None)."""
+    if weights is None:
+        return None
+    return weights[:, 1:][labels[:, 1:] != -100]
+
+
+def token_loss(logits, target, token_weights=None, position_weights=None):
     """Cross-entropy of ``logits[n, vocab]`` against ``target[n]``.
 
-    With ``token_weights`` (one weight per vocabulary id) each target token's loss is weighted by
-    its id's weight and the sum is normalized by the total weight, so weight 1 everywhere equals
-    the plain mean.
+    With ``token_weights`` (one weight per vocabulary id) and/or ``position_weights`` (one per
+    target, :func:`target_weights`) each target token's loss is weighted by the product of its
+    weights and the sum is normalized by the total weight, so weight 1 everywhere equals the
+    plain mean.
     """
     import torch.nn.functional as F
 
     ce = F.cross_entropy(logits.float(), target, reduction="none")
-    if token_weights is None:
+    if token_weights is None and position_weights is None:
         return ce.mean()
-    w = token_weights[target]
+    w = token_weights[target] if token_weights is not None else 1.0
+    if position_weights is not None:
+        w = w * position_weights
     return (ce * w).sum() / w.sum()
 
 
@@ -627,8 +677,8 @@ def train(
         tok = build_tokenizer(tokenizer_corpus(records, cfg["seed"]), cfg["vocab_size"])
     for key in ("local_files_only", "is_local"):  # loading options, not part of the saved tokenizer
         tok.init_kwargs.pop(key, None)
-    encoded = encode(records, tok)
-    lengths = [len(ids) for ids, _ in encoded]
+    encoded = encode_weighted(records, tok, cfg.get("result_weight", 1.0))
+    lengths = [len(ids) for ids, _, _ in encoded]
     if max(lengths) > cfg["max_positions"]:
         raise ValueError(f"a training example has {max(lengths)} tokens > {cfg['max_positions']}")
     batches: list[list[int]] = []
@@ -690,18 +740,23 @@ def train(
         ids = torch.full((len(idx), width), pad, dtype=torch.long)
         lab = torch.full((len(idx), width), -100, dtype=torch.long)
         att = torch.zeros((len(idx), width), dtype=torch.long)
+        wts = None if encoded[idx[0]][2] is None else torch.ones((len(idx), width))
         for r, i in enumerate(idx):
-            x, y = encoded[i]
+            x, y, w = encoded[i]
             ids[r, : len(x)] = torch.tensor(x)
             lab[r, : len(y)] = torch.tensor(y)
             att[r, : len(x)] = 1
+            if wts is not None:
+                wts[r, : len(w)] = torch.tensor(w)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, cfg)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             states = body(input_ids=ids, attention_mask=att).last_hidden_state
             hidden, target = answer_positions(states, lab)
             logits = model.lm_head(hidden)
-        loss = token_loss(logits, target, token_weights if step >= late_from else None)
+        loss = token_loss(
+            logits, target, token_weights if step >= late_from else None, target_weights(wts, lab)
+        )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
