@@ -50,6 +50,12 @@ def test_card_from_measurements(tmp_path, capsys):
     card = _card(d, summary_json, skills)
     assert "--examples 100 --wide-share 1 --mark-weight 4 --threads 2" in card
     assert "All 3-number states are *wide*" in card and "`!` mark 4×" in card
+    summary_json["config"]["result_weight"] = 3.0
+    card = _card(d, summary_json, skills)
+    assert "--mark-weight 4 --threads 2" not in card and "--result-weight 3 --threads 2" in card
+    assert ("the model under-marks). The loss weighs the result tokens (the number after each ` = `, "
+            "the word after `Same numbers:`, `Makes 24:` and `Verdict:`) 3×.") in card
+    del summary_json["config"]["result_weight"]
 
     # a curriculum run: the late phase's options, and the mark weight described as the late phase's
     summary_json["config"].update(wide_share=0.5, late_share=0.3, late_wide_share=1.0)

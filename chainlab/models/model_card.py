@@ -157,7 +157,8 @@ def _value_text(tc: dict) -> tuple[str, str]:
     else:
         mark_text = ""
     if r["result_weight"] != 1.0:
-        mark_text += f" {_result_weight_text(r['result_weight']).capitalize()}."
+        clause = _result_weight_text(r["result_weight"])
+        mark_text += f" {clause[0].upper()}{clause[1:]}."
     return value_states, mark_text
 
 
