@@ -56,6 +56,15 @@ def test_card_from_measurements(tmp_path, capsys):
     assert ("the model under-marks). The loss weighs the result tokens (the number after each ` = `, "
             "the word after `Same numbers:`, `Makes 24:` and `Verdict:`) 3×.") in card
     del summary_json["config"]["result_weight"]
+    summary_json["config"]["judge_correct_share"] = 0.3
+    card = _card(d, summary_json, skills)
+    assert "--judge-correct-share 0.3 --threads 2" in card
+    assert " 30% of the judge's answers are right, the rest wrong (elsewhere half and half);" in card
+    del summary_json["config"]["judge_correct_share"]
+    summary_json["config"]["fraction_tokens"] = True  # a tokenizer option of a run from scratch
+    assert "--examples 100 --fraction-tokens --wide-share 1 --mark-weight 4 --threads 2" in _card(
+        d, summary_json, skills)
+    del summary_json["config"]["fraction_tokens"]
 
     # a curriculum run: the late phase's options, and the mark weight described as the late phase's
     summary_json["config"].update(wide_share=0.5, late_share=0.3, late_wide_share=1.0)
@@ -162,6 +171,10 @@ def test_card_from_measurements(tmp_path, capsys):
     assert ("mark 2× and the loss weighs the result tokens (the number after each ` = `, the word "
             "after `Same numbers:`, `Makes 24:` and `Verdict:`) 3×: ") in _card(d, three, skills)
     assert " --result-weight 3 --threads 2" in _card(d, three, skills)
+    three["config"]["judge_correct_share"] = 0.3
+    card = _card(d, three, skills)
+    assert "3× and 30% of the judge's answers are right, the rest wrong: " in card
+    assert " --judge-correct-share 0.3 --threads 2" in card
 
 
 def test_missing_input_is_a_clear_error(tmp_path, capsys):
@@ -198,6 +211,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
         assert parse_mix(opts.get("mix", format_mix(DEFAULT_MIX))) == cfg.get("mix", DEFAULT_MIX)
         assert opts.get("value-format", "need") == cfg.get("value_format", "need")
         assert float(opts.get("judge-other-share", 0)) == cfg.get("judge_other_share", 0.0)
+        assert float(opts.get("judge-correct-share", 0.5)) == cfg.get("judge_correct_share", 0.5)
         assert opts.get("propose-format", "plain") == cfg.get("propose_format", "plain")
         assert opts.get("judge-format", "plain") == cfg.get("judge_format", "plain")
         if "init_from" not in cfg:  # a continued run keeps its init model's architecture

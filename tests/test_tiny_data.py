@@ -211,6 +211,26 @@ def test_judge_other_share_sets_the_share_of_other_puzzle_answers():
         next(D.iter_examples(1, judge_other_share=2))
 
 
+def test_judge_correct_share_sets_the_share_of_right_judge_answers():
+    def right_share(share: float) -> float:
+        exs = list(D.iter_examples(300, seed=6, mix={"judge": 1.0}, judge_correct_share=share))
+        verdicts = []
+        for e in exs:
+            for user, answer in e.turns:
+                nums = user.split("Input: ")[1].splitlines()[0]
+                expr = user.split("Answer: ")[1].split("=")[0]
+                assert P.parse_judge(answer) == check_answer(nums, expr)  # every target stays right
+                verdicts.append(P.parse_judge(answer))
+        return sum(verdicts) / len(verdicts)
+
+    assert right_share(0.0) == 0.0 and right_share(1.0) == 1.0 and 0.2 < right_share(0.3) < 0.4
+    # 0.5 (the default) draws exactly what the generator drew before the option existed
+    assert [e.text() for e in D.iter_examples(40, seed=3)] == [
+        e.text() for e in D.iter_examples(40, seed=3, judge_correct_share=0.5)]
+    with pytest.raises(ValueError, match="judge_correct_share"):
+        next(D.iter_examples(1, judge_correct_share=1.5))
+
+
 def test_shipped_stage_two_data_is_unchanged():
     """The shipped second stage's data (seed 1, all wide, pairs, other share 0.5) is pinned, so
     that retraining by the model card's command draws the same conversations."""
@@ -362,6 +382,32 @@ def test_split_fraction_lines_work_fractions_over_whole_numbers_and_each_part_is
     assert D.judge_answer((2, 4, 6, 7), "6 / (2 - (7 / 4))", "split-fractions").splitlines()[:3] == [
         "7 / 4 = 7/4", "2 - 7/4 = 8/4 - 7/4 = 1/4", "6 / 1/4 = 6 * 4 = 24",
     ]
+
+
+def test_need_last_checks_the_last_operation_against_the_value_it_needs():
+    assert D.need_line(Fraction(4), "*", Fraction(6)) == "4 * 6: need 24 / 6 = 4, have 4: yes"
+    assert D.need_line(Fraction(6, 5), "*", Fraction(91)) == "6/5 * 91: need 24 / 91 = 24/91, have 6/5: no"
+    assert D.need_line(Fraction(6), "/", Fraction(1, 4)) == "6 / 1/4: need 24 * 1/4 = 6, have 6: yes"
+    assert D.need_line(Fraction(36), "-", Fraction(36)) == "36 - 36: need 24 + 36 = 60, have 36: no"
+    assert D.need_line(Fraction(19), "+", Fraction(5)) == "19 + 5: need 24 - 5 = 19, have 19: yes"
+    assert D.need_line(Fraction(24), "*", Fraction(0)) == "24 * 0: need none, have 24: no"
+    rng = random.Random(4)
+    for _ in range(300):  # the need line says yes exactly when the expression makes 24
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        plain = D.judge_answer(nums, expr).splitlines()
+        need = D.judge_answer(nums, expr, "need-last").splitlines()
+        assert plain[:-6] == need[:-6] and plain[-5:] == need[-5:]  # only the last worked line changes
+        last = need[-6]
+        assert last.startswith(plain[-6].split(" = ")[0] + ": need ")
+        assert last.endswith(": yes") == (evaluate_expression(expr) == 24) == need[-2].endswith("yes")
+        if "none" not in last:
+            undo, value = last.split(": need 24 ")[1].split(",")[0].split(" = ")
+            a = Fraction(last.split(", have ")[1].split(":")[0])
+            op = {"-": "+", "+": "-", "*": "/", "/": "*"}[undo.split()[0]]
+            b = Fraction(undo.split()[1])
+            assert Fraction(value) == {"+": 24 - b, "-": 24 + b, "*": 24 / b, "/": 24 * b}[op]
+            assert (a == Fraction(value)) == last.endswith("yes")
 
 
 def test_unsolvable_low_starts_are_allowed_but_never_solvable():

@@ -221,17 +221,24 @@ def test_value_format_option(tmp_path, capsys):
     assert "drop --data" in capsys.readouterr().err
 
 
-def test_judge_other_share_option(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("key", "value", "tag", "bad"),
+    [("judge_other_share", 0.5, "j0.5", "1.5"), ("judge_correct_share", 0.3, "jc0.3", "-0.1")],
+)
+def test_judge_share_options(tmp_path, capsys, key, value, tag, bad):
+    """``--judge-other-share`` / ``--judge-correct-share``: logged, tagged in the data file's name,
+    refused outside 0..1 and with a given ``--data`` file."""
     from chainlab.models.train_tiny import DEFAULTS, data_phases
 
+    flag = "--" + key.replace("_", "-")
     out = tmp_path / "judge"
-    assert main(["train-tiny", "--out", str(out), *SMALL, "--judge-other-share", "0.5"]) == 0
-    assert json.loads((out / "training_log.json").read_text())["config"]["judge_other_share"] == 0.5
-    (data,) = out.glob("data-s0-n48-j0.5.jsonl")
-    assert data_phases(dict(DEFAULTS, judge_other_share=0.5), tmp_path)[0][0].name == "data-s0-n100000-j0.5.jsonl"
-    for bad in (["--judge-other-share", "1.5"], ["--judge-other-share", "0.5", "--data", str(data)]):
-        assert main(["train-tiny", "--out", str(tmp_path / "bad"), *bad]) == 2
-        assert "--judge-other-share" in capsys.readouterr().err
+    assert main(["train-tiny", "--out", str(out), *SMALL, flag, str(value)]) == 0
+    assert json.loads((out / "training_log.json").read_text())["config"][key] == value
+    (data,) = out.glob(f"data-s0-n48-{tag}.jsonl")
+    assert data_phases(dict(DEFAULTS, **{key: value}), tmp_path)[0][0].name == f"data-s0-n100000-{tag}.jsonl"
+    for args in ([flag, bad], [flag, str(value), "--data", str(data)]):
+        assert main(["train-tiny", "--out", str(tmp_path / "bad"), *args]) == 2
+        assert flag in capsys.readouterr().err
 
 
 def test_judge_small_share_option(tmp_path, capsys):
@@ -265,6 +272,28 @@ def test_answer_format_options(tmp_path, capsys, key, value, tag):
     assert data_phases(dict(DEFAULTS, **{key: value}), tmp_path)[0][0].name == f"data-s0-n100000-{tag}.jsonl"
     assert main(["train-tiny", "--out", str(tmp_path / "bad"), flag, value, "--data", str(data)]) == 2
     assert flag in capsys.readouterr().err
+
+
+def test_fraction_tokens_keep_frequent_fractions_whole(tmp_path, trained, capsys):
+    from chainlab.models.tiny_data import iter_examples
+    from chainlab.models.train_tiny import build_tokenizer
+
+    texts = [e.text() for e in iter_examples(300, seed=1, mix={"judge": 1.0})]
+    pieces = {}
+    for whole in (False, True):
+        tok = build_tokenizer(texts, 2048, fraction_tokens=whole)
+        ids = tok("7 / 4 = 7/4\n2 - 7/4 = 1/4", add_special_tokens=False).input_ids
+        pieces[whole] = [tok.decode([i]) for i in ids]
+        assert tok.decode(ids) == "7 / 4 = 7/4\n2 - 7/4 = 1/4"  # lossless either way
+    assert pieces[False][4:7] == [" 7", "/", "4"]  # the default splits a fraction in three
+    assert " 7/4" in pieces[True] and " 1/4" in pieces[True] and " /" in pieces[True]
+    # the option is logged, and refused where the tokenizer comes from the init model
+    out = tmp_path / "frac"
+    assert main(["train-tiny", "--out", str(out), *SMALL, "--fraction-tokens"]) == 0
+    assert json.loads((out / "training_log.json").read_text())["config"]["fraction_tokens"] is True
+    assert main(["train-tiny", "--out", str(tmp_path / "bad"), *SMALL, "--fraction-tokens",
+                 "--init-from", str(trained)]) == 2
+    assert "--fraction-tokens" in capsys.readouterr().err
 
 
 def test_heads_option(tmp_path):

@@ -109,6 +109,7 @@ def _recipe(tc: dict) -> dict:
     keys = (
         "wide_share", "late_share", "late_wide_share", "mark_weight", "mix", "value_format",
         "judge_other_share", "judge_small_share", "propose_format", "judge_format", "result_weight",
+        "judge_correct_share",
     )  # fmt: skip
     return {k: tc.get(k, DEFAULTS[k]) for k in keys}
 
@@ -124,6 +125,8 @@ def recipe_flags(tc: dict) -> str:
         for key, flag in (("layers", "--layers"), ("hidden_size", "--hidden-size"), ("heads", "--heads")):
             if tc.get(key, DEFAULTS[key]) != DEFAULTS[key]:
                 flags.append(f" {flag} {tc[key]}")
+        if tc.get("fraction_tokens"):
+            flags.append(" --fraction-tokens")
     for key, value in r.items():
         shown = value != DEFAULTS[key]
         if key == "late_wide_share":
@@ -241,6 +244,8 @@ def _continued_changes(rc: dict, rp: dict) -> list[str]:
             f"{rc['judge_other_share']:.0%} of the judge's wrong answers are correct answers to "
             "another puzzle"
         )
+    if rc["judge_correct_share"] != rp["judge_correct_share"]:
+        out.append(_judge_correct_clause(rc["judge_correct_share"]))
     if rc["propose_format"] != rp["propose_format"]:
         out.append(f"the propose skill learns the `{rc['propose_format']}` layout (below)")
     if rc["judge_format"] != rp["judge_format"]:
@@ -343,7 +348,7 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         value_check=VALUE_CHECKS[_recipe(train["config"])["value_format"]],
         propose_target=PROPOSE_TARGETS[_recipe(train["config"])["propose_format"]],
         judge_target=JUDGE_TARGETS[_recipe(train["config"])["judge_format"]],
-        judge_small=_judge_small_text(train["config"]),
+        judge_small=_judge_small_text(train["config"]) + _judge_correct_text(train["config"]),
         params=train["parameters"],
         params_m=train["parameters"] / 1e6,
         layers=cfg["num_hidden_layers"],
@@ -376,6 +381,12 @@ JUDGE_TARGETS = {
         " puzzle's `Input:`,\n  `Same numbers: yes|no`, `Makes 24: yes|no`, then"
         " `Verdict: correct|incorrect`"
     ),
+    "need-last": (
+        "the expression worked out operation by operation but the last, which is checked against the"
+        " value it needs\n  to make 24 (`4 * 6: need 24 / 6 = 4, have 4: yes`), `Numbers:` it uses next"
+        " to the puzzle's `Input:`,\n  `Same numbers: yes|no`, `Makes 24: yes|no`, then"
+        " `Verdict: correct|incorrect`"
+    ),
 }
 
 PROPOSE_TARGETS = {
@@ -404,6 +415,19 @@ def _judge_small_text(tc: dict) -> str:
         " so that right answers made of small numbers only are seen: every 4-number start over"
         " 1..13 is a test puzzle;"
     )
+
+
+def _judge_correct_clause(share: float) -> str:
+    """The clause on ``--judge-correct-share``."""
+    return f"{share:.0%} of the judge's answers are right, the rest wrong"
+
+
+def _judge_correct_text(tc: dict) -> str:
+    """The model card's sentence on the share of right judge answers, when it is not half."""
+    share = _recipe(tc)["judge_correct_share"]
+    if share == 0.5:
+        return ""
+    return f" {_judge_correct_clause(share)} (elsewhere half and half);"
 
 
 VALUE_CHECKS = {

@@ -61,7 +61,7 @@ SYSTEMS: list[str | None] = [
 MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
 PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propose_answer
-JUDGE_FORMATS = ("plain", "numbers-first", "split-fractions")  # judge answers: see judge_answer
+JUDGE_FORMATS = ("plain", "numbers-first", "split-fractions", "need-last")  # judge answers: see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
 SKILLS = ("io", "cot", "propose", "value", "judge")
@@ -576,6 +576,25 @@ def worked_operation(a: Fraction, op: str, b: Fraction, result: Fraction) -> str
     return " = ".join(p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1])
 
 
+_UNDO = {"+": "-", "-": "+", "*": "/", "/": "*"}  # a op b = 24  <=>  a = 24 undo[op] b
+
+
+def need_line(a: Fraction, op: str, b: Fraction) -> str:
+    """The last operation of a judged expression checked against 24 from the value it needs:
+    ``a op b`` makes 24 exactly when ``a`` equals ``24`` with ``b`` undone, so the line works out
+    that needed value (one operand is always 24, a small family of facts the value skill
+    practises) and compares it with ``a``: ``4 * 6: need 24 / 6 = 4, have 4: yes``,
+    ``6/5 * 91: need 24 / 91 = 24/91, have 6/5: no``; ``need none`` when nothing times 0 is 24.
+    """
+    head = f"{format_number(a)} {op} {format_number(b)}: need "
+    have = f", have {format_number(a)}: "
+    if op == "*" and b == 0:
+        return head + "none" + have + "no"
+    undo = _UNDO[op]
+    need = apply_op(Fraction(24), undo, b)
+    return head + f"24 {undo} {format_number(b)} = {format_number(need)}" + have + ("yes" if need == a else "no")
+
+
 def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     """Target of the judge skill: the expression worked out, the numbers used next to the input's,
     whether they are the same and whether the value is 24 (each a yes/no read off adjacent lines),
@@ -586,11 +605,15 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     before any worked line holds an intermediate result or the 24 to copy by mistake), then
     ``Same numbers``, then the worked lines, ``Makes 24`` and the verdict. ``split-fractions`` is
     ``plain`` with every operation on a fraction worked over whole numbers first
-    (:func:`worked_operation`).
+    (:func:`worked_operation`). ``need-last`` is ``plain`` with the last operation checked against
+    the value it needs to make 24 (:func:`need_line`) instead of worked out.
     """
     _check_judge_format(judge_format)
     if judge_format == "split-fractions":
         lines = [worked_operation(*op) for op in evaluation_steps(expr)]
+    elif judge_format == "need-last":
+        *first, (a, op, b, _) = evaluation_steps(expr)
+        lines = evaluation_lines(expr)[: len(first)] + [need_line(a, op, b)]
     else:
         lines = evaluation_lines(expr)
     used = expression_numbers(expr)
@@ -624,6 +647,7 @@ class DataRecipe:
     value check (:func:`value_answer`). ``judge_other_share``: the share of the judge's wrong
     answers that answer another puzzle (:func:`training_wrong_expression`). ``judge_small_share``:
     the share of judge turns on a 3- or 5-number puzzle over 1..13 (:func:`small_puzzle`).
+    ``judge_correct_share``: the share of judge turns whose answer is right (the rest are wrong).
     ``propose_format``: see :func:`propose_answer`; ``judge_format``: see :func:`judge_answer`. An
     option at its default draws exactly what the generator drew before the option existed.
     """
@@ -633,11 +657,12 @@ class DataRecipe:
     value_format: str = "need"
     judge_other_share: float = 0.0
     judge_small_share: float = 0.0
+    judge_correct_share: float = 0.5
     propose_format: str = "plain"
     judge_format: str = "plain"
 
     def __post_init__(self) -> None:
-        for name in ("wide_share", "judge_other_share", "judge_small_share"):
+        for name in ("wide_share", "judge_other_share", "judge_small_share", "judge_correct_share"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, got {share}")
@@ -676,7 +701,7 @@ def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe())
     if skill == "judge":
         small = bool(recipe.judge_small_share) and rng.random() < recipe.judge_small_share
         nums = small_puzzle(rng) if small else random_start(rng, solvable=True)
-        good = rng.random() < 0.5
+        good = rng.random() < recipe.judge_correct_share
         expr = solution(nums, rng)[1] if good else training_wrong_expression(
             nums, rng, recipe.judge_other_share
         )

@@ -55,6 +55,7 @@ DEFAULTS = dict(
     examples=100000,
     seed=0,
     vocab_size=2048,
+    fraction_tokens=False,  # the tokenizer keeps a fraction such as 3/4 in one pre-token
     hidden_size=256,
     layers=6,
     heads=8,
@@ -75,6 +76,7 @@ DEFAULTS = dict(
     value_format="need",  # the worked value check (tiny_data.value_answer)
     judge_other_share=0.0,  # share of the judge's wrong answers that answer another puzzle
     judge_small_share=0.0,  # share of judge turns on 3- and 5-number puzzles over 1..13
+    judge_correct_share=0.5,  # share of judge turns whose answer is right
     propose_format="plain",  # the propose skill's answer layout (tiny_data.propose_answer)
     judge_format="plain",  # the judge skill's answer layout (tiny_data.judge_answer)
 )
@@ -90,6 +92,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--heads", type=int, default=DEFAULTS["heads"],
         help="attention heads; --hidden-size must be a multiple (default: %(default)s)",
+    )
+    p.add_argument(
+        "--fraction-tokens", action="store_true",
+        help="train the tokenizer with fractions (3/4) kept whole, so frequent ones become single "
+        "tokens (a run from scratch only; a continued run keeps its init model's tokenizer)",
     )
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--batch-tokens", type=int, default=DEFAULTS["batch_tokens"])
@@ -141,6 +148,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "puzzles; default: %(default)s)",
     )
     p.add_argument(
+        "--judge-correct-share", type=float, default=DEFAULTS["judge_correct_share"],
+        help="share of judge turns whose answer is right, the rest wrong; below 0.5 fewer worked "
+        "answers end in 24 (default: %(default)s)",
+    )
+    p.add_argument(
         "--propose-format", choices=PROPOSE_FORMATS, default=DEFAULTS["propose_format"],
         help="the propose skill's answer: 'plain' step lines, 'grouped' under a header per pair "
         "that names the numbers it leaves, or 'restated', each line starting with the numbers it "
@@ -149,7 +161,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--judge-format", choices=JUDGE_FORMATS, default=DEFAULTS["judge_format"],
         help="the judge skill's answer: 'plain' works the expression out first; 'numbers-first' "
-        "starts with the Input and Numbers lines and their comparison (default: %(default)s)",
+        "starts with the Input and Numbers lines and their comparison; 'split-fractions' works an "
+        "operation on a fraction over whole numbers; 'need-last' checks the last operation against "
+        "the value it needs to make 24 (default: %(default)s)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
@@ -218,9 +232,17 @@ def run(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    if args.fraction_tokens and init_from is not None:
+        print(
+            "error: --fraction-tokens builds a new tokenizer; a run with --init-from keeps its init "
+            "model's. Drop one of them.",
+            file=sys.stderr,
+        )
+        return 2
     cfg = dict(DEFAULTS)
     cfg.update(
         examples=args.examples,
+        fraction_tokens=args.fraction_tokens,
         seed=args.seed,
         hidden_size=args.hidden_size,
         layers=args.layers,
@@ -236,6 +258,7 @@ def run(args: argparse.Namespace) -> int:
         value_format=args.value_format,
         judge_other_share=args.judge_other_share,
         judge_small_share=args.judge_small_share,
+        judge_correct_share=args.judge_correct_share,
         propose_format=args.propose_format,
         judge_format=args.judge_format,
     )
@@ -244,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
         ("--late-wide-share", args.late_wide_share),
         ("--judge-other-share", args.judge_other_share),
         ("--judge-small-share", args.judge_small_share),
+        ("--judge-correct-share", args.judge_correct_share),
     ):
         if not 0.0 <= value <= 1.0:
             print(f"error: {flag} must be within 0..1, got {value}.", file=sys.stderr)
@@ -264,8 +288,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # options that shape generated data
-    for key in ("mix", "value_format", "judge_other_share", "judge_small_share", "propose_format",
-                "judge_format"):
+    for key in ("mix", "value_format", "judge_other_share", "judge_small_share",
+                "judge_correct_share", "propose_format", "judge_format"):
         if args.data and cfg[key] != DEFAULTS[key]:
             flag = "--" + key.replace("_", "-")
             print(
@@ -365,13 +389,27 @@ def load_records(path: Path) -> list[dict]:
     return recs
 
 
-def build_tokenizer(texts: list[str], vocab_size: int):
-    """A byte-level BPE ``PreTrainedTokenizerFast`` with ``<unk> <s> </s>`` and a Llama-2 template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+FRACTION_PRETOKEN = r" ?\d+/\d+"  # kept whole by --fraction-tokens, ahead of GPT-2's pattern
+GPT2_PRETOKENS = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+
+def build_tokenizer(texts: list[str], vocab_size: int, fraction_tokens: bool = False):
+    """A byte-level BPE ``PreTrainedTokenizerFast`` with ``<unk> <s> </s>`` and a Llama-2 template.
+
+    ``fraction_tokens``: pre-tokenize with a fraction (`` 3/4``) as one piece, so that BPE can
+    merge frequent fractions into single tokens (by default ``3/4`` is `` 3``, ``/``, ``4``).
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if fraction_tokens:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(f"{FRACTION_PRETOKEN}|{GPT2_PRETOKENS}"), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -594,6 +632,7 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
     value_format = cfg.get("value_format", DEFAULTS["value_format"])
     judge_other = cfg.get("judge_other_share", DEFAULTS["judge_other_share"])
     judge_small = cfg.get("judge_small_share", DEFAULTS["judge_small_share"])
+    judge_correct = cfg.get("judge_correct_share", DEFAULTS["judge_correct_share"])
     propose_format = cfg.get("propose_format", DEFAULTS["propose_format"])
     judge_format = cfg.get("judge_format", DEFAULTS["judge_format"])
 
@@ -603,6 +642,7 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
         tag += "" if value_format == DEFAULTS["value_format"] else f"-v{value_format}"
         tag += "" if judge_other == DEFAULTS["judge_other_share"] else f"-j{judge_other:g}"
         tag += "" if judge_small == DEFAULTS["judge_small_share"] else f"-js{judge_small:g}"
+        tag += "" if judge_correct == DEFAULTS["judge_correct_share"] else f"-jc{judge_correct:g}"
         tag += "" if propose_format == DEFAULTS["propose_format"] else f"-p{propose_format}"
         tag += "" if judge_format == DEFAULTS["judge_format"] else f"-J{judge_format}"
         return out / f"data-s{seed_}-n{n_}{tag}.jsonl"
@@ -655,6 +695,7 @@ def train(
                         value_format=cfg.get("value_format", DEFAULTS["value_format"]),
                         judge_other_share=cfg.get("judge_other_share", DEFAULTS["judge_other_share"]),
                         judge_small_share=cfg.get("judge_small_share", DEFAULTS["judge_small_share"]),
+                        judge_correct_share=cfg.get("judge_correct_share", DEFAULTS["judge_correct_share"]),
                         propose_format=cfg.get("propose_format", DEFAULTS["propose_format"]),
                         judge_format=cfg.get("judge_format", DEFAULTS["judge_format"]),
                     ),
@@ -674,7 +715,9 @@ def train(
         tok = AutoTokenizer.from_pretrained(init_from)
         tok.chat_template = LLAMA2_CHAT_TEMPLATE
     else:
-        tok = build_tokenizer(tokenizer_corpus(records, cfg["seed"]), cfg["vocab_size"])
+        tok = build_tokenizer(
+            tokenizer_corpus(records, cfg["seed"]), cfg["vocab_size"], cfg.get("fraction_tokens", False)
+        )
     for key in ("local_files_only", "is_local"):  # loading options, not part of the saved tokenizer
         tok.init_kwargs.pop(key, None)
     encoded = encode_weighted(records, tok, cfg.get("result_weight", 1.0))
