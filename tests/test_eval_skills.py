@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from langchain_core.language_models import FakeListLLM
 
 from chainlab.cli import main
@@ -90,3 +91,60 @@ def test_eval_tiny_on_the_shipped_model(tmp_path, capsys):
         assert 0.0 <= res[key] <= 1.0, key
     assert res["propose_valid_greedy"] > 0.5  # the shipped model proposes mostly valid steps
     assert "propose_valid" in capsys.readouterr().out
+    lo, hi = res["judge_ci95"]
+    assert lo <= res["judge_accuracy"] <= hi
+    assert res["judge_right_rejected"] + res["judge_wrong_accepted"] == round(16 * (1 - res["judge_accuracy"]))
+
+
+def test_eval_tiny_logs_its_samples(tmp_path):
+    log = tmp_path / "samples.jsonl"
+    args = ["eval-tiny", "--puzzles", "2", "--states", "2", "--samples", "1", "--judge-answers", "2",
+            "--log-samples", str(log), "--out", str(tmp_path / "s.json")]  # fmt: skip
+    assert main(args) == 0
+    res = json.loads((tmp_path / "s.json").read_text())
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["skill"] for r in recs] == ["value"] * 2 + ["judge"] * 8
+    assert res["judge_items"] == 8
+    assert sum(r["right"] for r in recs if r["skill"] == "judge") == round(8 * res["judge_accuracy"])
+    assert all(r["output"] and r["expected"] in ("correct", "incorrect") for r in recs[2:])
+
+
+def test_larger_test_sets_and_their_intervals():
+    """``judge_items`` with one answer each draws what eval-tiny always drew; with K it gives K
+    right and K corrupted distinct answers per puzzle. ``all_value_states`` scores the whole
+    held-out pool (692 states, 90 solvable) and reports the balanced accuracy and intervals."""
+    import random
+
+    from chainlab.models.eval_skills import held_out_value_states, judge_items
+    from chainlab.models.tiny_data import corrupt_expression, solution
+    from chainlab.tasks.game24_math import check_answer
+
+    puzzles = [(1, 2, 3, 4), (4, 6, 8, 8), (3, 3, 8, 8)]
+    rng = random.Random(0)
+    before = [x for p in puzzles for x in ((p, solution(p, rng)[1], True), (p, corrupt_expression(p, rng), False))]
+    assert judge_items(puzzles, 1, random.Random(0)) == before
+    items = judge_items(puzzles, 3, random.Random(0))
+    assert len(items) == 18
+    for p in puzzles:
+        mine = [(e, ok) for q, e, ok in items if q == p]
+        assert sum(ok for _, ok in mine) == 3
+        assert all(check_answer(p, f"{e} = 24") is ok for e, ok in mine)
+    # distinct where the puzzle allows: 1 2 3 4 has many solutions, 3 3 8 8 one
+    assert len({e for q, e, _ in items if q == (1, 2, 3, 4)}) == 6
+
+    pool = held_out_value_states()
+    assert len(pool) == 692 and sum(ok for _, ok in pool) == 90
+    llm = FakeListLLM(responses=["x", "x", *["sure"] * 692, "Verdict: correct", "Verdict: incorrect",
+                                 "Verdict: correct", "Verdict: correct", "x", "x"])  # fmt: skip
+    res = evaluate(llm, [(1, 2, 3, 4)], samples=1, all_value_states=True, judge_answers=2)
+    assert res["value_states"] == 692 and res["value_accuracy"] == 90 / 692
+    assert res["value_solvable_accuracy"] == 1.0 and res["value_unsolvable_accuracy"] == 0.0
+    assert res["value_balanced_accuracy"] == 0.5
+    lo, hi = res["value_ci95"]
+    assert lo < 90 / 692 < hi
+    # judge items: right, corrupted, right, corrupted -> right accepted, wrong rejected, right
+    # accepted, wrong accepted
+    assert res["judge_items"] == 4 and res["judge_accuracy"] == 0.75
+    assert res["judge_right_rejected"] == 0 and res["judge_wrong_accepted"] == 1
+    with pytest.raises(ValueError, match="judge-answers"):
+        judge_items(puzzles, 0, random.Random(0))

@@ -275,6 +275,13 @@ def test_finetune_lora_trains_saves_and_loads(tmp_path, base_dir, pairs):
 
     saved = load_file(str(out / "adapter_model.safetensors"))
     assert saved and all("lora_" in k for k in saved)
+    # stored in float16 (half the size), loaded back into the float32 model's LoRA weights
+    assert {v.dtype for v in saved.values()} == {torch.float16}
+    loaded = {k: v for k, v in tuned.state_dict().items() if "lora_" in k}
+    assert loaded and {v.dtype for v in loaded.values()} == {torch.float32}
+    name = next(k for k in saved if "lora_B" in k)
+    match = next(v for k, v in loaded.items() if k.startswith(name.removesuffix(".weight")))
+    assert torch.equal(match, saved[name].float())
 
     # a second run into the same directory is refused without overwrite
     with pytest.raises(ft.FinetuneError, match="already holds"):

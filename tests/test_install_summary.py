@@ -42,3 +42,14 @@ def test_a_missing_earlier_stage_is_named(tmp_path):
     _log(tmp_path / "final", 14, init_from=tmp_path / "gone")
     with pytest.raises(FileNotFoundError, match=r"gone, which holds neither training_log.json nor"):
         training_summary(tmp_path / "final")
+
+
+def test_shipped_weights_fit_the_size_cap():
+    """Issue #3: every packaged variant together stays within 25 MB in git (and ships safetensors
+    only, no pickles)."""
+    from chainlab.models.registry import WEIGHTS_DIR
+
+    files = [f for f in WEIGHTS_DIR.rglob("*") if f.is_file()]
+    assert {"chainlab-tiny", "chainlab-tiny-gptq", "chainlab-tiny-arith"} <= {f.parent.name for f in files}
+    assert sum(f.stat().st_size for f in files) <= 25_000_000
+    assert not [f for f in files if f.suffix in (".bin", ".pt", ".pkl", ".pth")]

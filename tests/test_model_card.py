@@ -111,7 +111,11 @@ def test_card_from_measurements(tmp_path, capsys):
     assert "judge=0.2 --threads 2 --compile`" in card
     two["bf16"] = True  # and with --bf16
     assert "judge=0.2 --threads 2 --compile --bf16`" in _card(d, two, skills)
-    del two["bf16"]
+    two["bf16_flag"] = "auto"  # --bf16 auto: the command a CPU without bfloat16 can rerun
+    assert "judge=0.2 --threads 2 --compile --bf16 auto`" in _card(d, two, skills)
+    two["bf16"] = False
+    assert "judge=0.2 --threads 2 --compile --bf16 auto`" in _card(d, two, skills)
+    del two["bf16"], two["bf16_flag"]
 
     # a recipe that takes longer than the budget says so
     two["train_seconds"] = 90 * 60.0
@@ -217,9 +221,14 @@ def test_make_tiny_model_is_the_shipped_recipe():
         if "init_from" not in cfg:  # a continued run keeps its init model's architecture
             assert int(opts.get("heads", 8)) == cfg.get("heads", 8)
             assert int(opts.get("layers", 6)) == cfg.get("layers", 6)
+            assert int(opts.get("hidden-size", 256)) == cfg.get("hidden_size", 256)
+            assert int(opts.get("intermediate-size", 768)) == cfg.get("intermediate_size", 768)
         assert ("init-from" in opts) == ("init_from" in cfg)
         assert ("--compile" in command.split()) == bool(stage.get("compiled"))
-        assert ("--bf16" in command.split()) == bool(stage.get("bf16"))
+        if stage.get("bf16_flag") == "auto":  # the CPU chose; the command lets every CPU choose
+            assert "--bf16 auto" in command
+        else:
+            assert ("--bf16" in command.split()) == bool(stage.get("bf16"))
 
 
 def test_every_propose_format_has_a_model_card_description():

@@ -296,11 +296,20 @@ def test_fraction_tokens_keep_frequent_fractions_whole(tmp_path, trained, capsys
     assert "--fraction-tokens" in capsys.readouterr().err
 
 
-def test_heads_option(tmp_path):
+def test_heads_and_intermediate_size_options(tmp_path, capsys):
+    from chainlab.models.model_card import recipe_flags
+
     out = tmp_path / "heads"
-    assert main(["train-tiny", "--out", str(out), *SMALL, "--heads", "2"]) == 0
+    args = ["train-tiny", "--out", str(out), *SMALL, "--heads", "2", "--intermediate-size", "48"]
+    assert main(args) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["num_attention_heads"] == 2 and config["head_dim"] == 16
+    assert config["intermediate_size"] == 48
+    # the model card's command names the architecture of a run from scratch
+    flags = recipe_flags(json.loads((out / "training_log.json").read_text())["config"])
+    assert "--hidden-size 32" in flags and "--intermediate-size 48" in flags and "--heads 2" in flags
+    assert main(["train-tiny", "--out", str(tmp_path / "i"), "--intermediate-size", "0"]) == 2
+    assert "--intermediate-size must be >= 1" in capsys.readouterr().err
 
 
 def test_answer_positions_give_the_full_logits_loss(trained):
@@ -344,6 +353,24 @@ def test_speed_option_trains_like_the_default(tmp_path, trained, flag, key, rel,
     assert all(abs(a["loss"] - b["loss"]) <= rel * b["loss"] + abs_ for a, b in pairs), pairs
     dtypes = {t.dtype for t in load_file(out / "model.safetensors").values()}
     assert dtypes == {t.dtype for t in load_file(trained / "model.safetensors").values()}
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_auto_follows_the_cpu(tmp_path, trained, monkeypatch, native):
+    """``--bf16 auto`` trains in bfloat16 where the CPU has it and in float32 elsewhere (where
+    ``--bf16`` is refused), so one documented command runs on every CPU; the log says which."""
+    from chainlab.models import train_tiny
+
+    monkeypatch.setattr(train_tiny, "native_bf16", lambda: native)
+    data = next(trained.glob("data-*.jsonl"))
+    out = tmp_path / "auto"
+    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, "--bf16", "auto"]) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["bf16"] is native and log["bf16_flag"] == "auto"
+    if not native:  # float32: the default run's losses (to float rounding)
+        default = json.loads((trained / "training_log.json").read_text())
+        pairs = list(zip(log["history"], default["history"], strict=True))
+        assert all(abs(a["loss"] - b["loss"]) <= 1e-3 * b["loss"] + 1e-4 for a, b in pairs), pairs
 
 
 def test_bf16_is_refused_on_a_cpu_without_bfloat16(tmp_path, monkeypatch, capsys):

@@ -7,9 +7,15 @@
   (``propose_valid_greedy``: the proposals ``tot_search`` makes by default);
 * ``value``: accuracy on a balanced set of solvable / unsolvable 3-number states from the
   held-out bucket (never in training), each reached by one whole-number step from a 1..13 puzzle
-  (the states ToT search visits: ``propose`` only makes whole-number steps), greedy;
-* ``judge``: accuracy on correct vs corrupted final answers of the test puzzles, greedy;
+  (the states ToT search visits: ``propose`` only makes whole-number steps), greedy
+  (``--all-value-states``: every one of the 692 held-out states, unbalanced, with the balanced
+  accuracy beside it);
+* ``judge``: accuracy on correct vs corrupted final answers of the test puzzles, greedy
+  (``--judge-answers K``: K right and K corrupted answers per puzzle, for a larger test set);
 * ``io`` and ``cot``: greedy success on the test puzzles (for reference).
+
+Value and judge accuracies come with 95% Wilson intervals (``value_ci95``, ``judge_ci95``), and
+the judge's with its two error kinds (right answers rejected, wrong answers accepted).
 
 Test puzzles: data indices 900..999 of ``24.csv`` when found (``--data`` or ``CHAINLAB_DATA``);
 otherwise every solvable 4-multiset over 1..13 (the same population; no training start is one).
@@ -37,6 +43,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--puzzles", type=int, default=100, help="test puzzles (default: %(default)s)")
     p.add_argument("--states", type=int, default=200, help="value states (default: %(default)s)")
     p.add_argument("--samples", type=int, default=2, help="propose samples per puzzle")
+    p.add_argument(
+        "--all-value-states", action="store_true",
+        help="score value on every held-out 3-number state (692, unbalanced) instead of a "
+        "balanced draw of --states",
+    )
+    p.add_argument(
+        "--judge-answers", type=int, default=1,
+        help="right and corrupted answers judged per puzzle, each (default: %(default)s)",
+    )
+    p.add_argument(
+        "--log-samples",
+        help="write every value and judge item (prompt input, model output, expected, right) to "
+        "this JSONL file, for reading the errors",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--out", help="write the numbers as JSON here")
@@ -82,12 +102,10 @@ def test_puzzles(data: str | None, limit: int, seed: int = 0) -> list[tuple[int,
     return pool[:limit]
 
 
-def value_states(n: int, seed: int) -> list[tuple[tuple[Fraction, ...], bool]]:
-    """A balanced set of held-out 3-number states, each one whole-number step from a 1..13 puzzle.
-
-    The pool is every such state whose :func:`holdout_bucket` is 0 (never trained on: 692 states,
-    90 of them solvable); ``min(n // 2, solvable, unsolvable)`` of each kind are drawn with ``seed``.
-    """
+def held_out_value_states() -> list[tuple[tuple[Fraction, ...], bool]]:
+    """Every held-out 3-number state one whole-number step from a 1..13 puzzle, sorted, with
+    whether it is solvable: the states whose :func:`holdout_bucket` is 0 (never trained on; 692
+    of them, 90 solvable)."""
     from itertools import combinations_with_replacement
 
     from chainlab.models.tiny_data import holdout_bucket, whole_moves
@@ -96,14 +114,50 @@ def value_states(n: int, seed: int) -> list[tuple[tuple[Fraction, ...], bool]]:
     pool: set[tuple[Fraction, ...]] = set()
     for puzzle in combinations_with_replacement(range(1, 14), 4):
         pool.update(m.left for m in whole_moves(puzzle) if holdout_bucket(m.left) == 0)
+    return [(st, is_solvable(st)) for st in sorted(pool)]
+
+
+def value_states(n: int, seed: int) -> list[tuple[tuple[Fraction, ...], bool]]:
+    """A balanced set of held-out 3-number states (:func:`held_out_value_states`):
+    ``min(n // 2, solvable, unsolvable)`` of each kind, drawn with ``seed``."""
     kinds: dict[bool, list] = {True: [], False: []}
-    for st in sorted(pool):
-        kinds[is_solvable(st)].append(st)
+    for st, ok in held_out_value_states():
+        kinds[ok].append(st)
     k = min(n // 2, len(kinds[True]), len(kinds[False]))
     rng = random.Random(seed)
     out = [(st, ok) for ok in (True, False) for st in rng.sample(kinds[ok], k)]
     rng.shuffle(out)
     return out
+
+
+def judge_items(puzzles, answers: int, rng: random.Random) -> list[tuple[tuple, str, bool]]:
+    """``answers`` right and ``answers`` corrupted final answers per puzzle, as (puzzle,
+    expression, is right); a puzzle's answers of one kind are distinct where the draws allow
+    (up to 20 draws each). With one answer each, the draws are those ``eval-tiny`` always made."""
+    from chainlab.models.tiny_data import corrupt_expression, solution
+
+    if answers < 1:
+        raise ValueError(f"--judge-answers must be at least 1, got {answers}.")
+    items = []
+    for p in puzzles:
+        seen: set[str] = set()
+        for _ in range(answers):
+            for good in (True, False):
+                for _ in range(20):
+                    expr = solution(p, rng)[1] if good else corrupt_expression(p, rng)
+                    if expr not in seen:
+                        break
+                seen.add(expr)
+                items.append((p, expr, good))
+    return items
+
+
+def _rate(hits: list[bool]) -> tuple[float, list[float]]:
+    """Accuracy and its 95% Wilson interval."""
+    from chainlab.eval.stats import wilson_interval
+
+    lo, hi = wilson_interval(sum(hits), len(hits))
+    return sum(hits) / max(1, len(hits)), [round(lo, 4), round(hi, 4)]
 
 
 def _texts(llm, prompts: list[str], **kw) -> list[list[str]]:
@@ -135,12 +189,16 @@ def evaluate(
     seed: int = 0,
     restate: bool = True,
     judge_input_first: bool = False,
+    all_value_states: bool = False,
+    judge_answers: int = 1,
+    log: list[dict] | None = None,
 ) -> dict:
     """All skill numbers for ``llm`` (a LocalLLM or any LangChain LLM accepting these kwargs);
     ``restate``: propose prompts prefilled with the numbers (``propose_prompt(restate=True)``);
     ``judge_input_first``: judge prompts prefilled with the Input line
-    (``judge_prompt(input_first=True)``)."""
-    from chainlab.models.tiny_data import corrupt_expression, solution
+    (``judge_prompt(input_first=True)``); ``all_value_states``: every held-out value state instead
+    of ``n_states`` balanced ones; ``judge_answers``: right and corrupted answers per puzzle;
+    ``log``: a list that gets one record per value and judge item (see ``--log-samples``)."""
     from chainlab.prompts import game24 as P
     from chainlab.tasks.game24 import PROPOSE_MAX_NEW_TOKENS
     from chainlab.tasks.game24_math import check_answer, format_numbers
@@ -165,20 +223,35 @@ def evaluate(
     valid, lines = _valid_proposals(puzzles, outs)
     res["propose_valid_greedy"] = valid / max(1, lines)
 
-    states = value_states(n_states, seed)
+    states = held_out_value_states() if all_value_states else value_states(n_states, seed)
     outs = _texts(llm, [P.value_prompt(s) for s, _ in states], max_new_tokens=160)
     hits = [(P.parse_value(o[0]) == "sure") == ok for (s, ok), o in zip(states, outs, strict=True)]
-    res["value_accuracy"] = sum(hits) / len(hits)
+    if log is not None:
+        log.extend(
+            {"skill": "value", "numbers": format_numbers(st), "expected": "sure" if ok else "impossible",
+             "output": o[0], "right": h}
+            for (st, ok), o, h in zip(states, outs, hits, strict=True)
+        )  # fmt: skip
+    res["value_accuracy"], res["value_ci95"] = _rate(hits)
     res["value_states"] = len(hits)
+    by_kind = {ok: [h for (_, o), h in zip(states, hits, strict=True) if o is ok] for ok in (True, False)}
+    res["value_solvable_accuracy"] = sum(by_kind[True]) / max(1, len(by_kind[True]))
+    res["value_unsolvable_accuracy"] = sum(by_kind[False]) / max(1, len(by_kind[False]))
+    res["value_balanced_accuracy"] = (res["value_solvable_accuracy"] + res["value_unsolvable_accuracy"]) / 2
 
-    items = []
-    for p in puzzles:
-        items.append((p, solution(p, rng)[1], True))
-        items.append((p, corrupt_expression(p, rng), False))
+    items = judge_items(puzzles, judge_answers, rng)
     outs = _texts(llm, [P.judge_prompt(p, e, input_first=judge_input_first) for p, e, _ in items], max_new_tokens=128)
     hits = [P.parse_judge(o[0]) is ok for (_, _, ok), o in zip(items, outs, strict=True)]
-    res["judge_accuracy"] = sum(hits) / len(hits)
+    if log is not None:
+        log.extend(
+            {"skill": "judge", "numbers": format_numbers(p), "answer": e,
+             "expected": "correct" if ok else "incorrect", "output": o[0], "right": h}
+            for (p, e, ok), o, h in zip(items, outs, hits, strict=True)
+        )  # fmt: skip
+    res["judge_accuracy"], res["judge_ci95"] = _rate(hits)
     res["judge_items"] = len(hits)
+    res["judge_right_rejected"] = sum(not h for (_, _, ok), h in zip(items, hits, strict=True) if ok)
+    res["judge_wrong_accepted"] = sum(not h for (_, _, ok), h in zip(items, hits, strict=True) if not ok)
 
     outs = _texts(llm, [P.io_prompt(p) for p in puzzles], max_new_tokens=48)
     res["io_success"] = sum(
@@ -235,10 +308,15 @@ def run(args: argparse.Namespace) -> int:
         res = evaluate_arith(llm, args.problems, args.seed)
     else:
         puzzles = test_puzzles(args.data, args.puzzles, args.seed)
+        log: list[dict] | None = [] if args.log_samples else None
         res = evaluate(
             llm, puzzles, args.states, args.samples, args.seed, args.restate_proposals,
-            args.judge_input_first,
+            args.judge_input_first, args.all_value_states, args.judge_answers, log,
         )
+        if log is not None:
+            Path(args.log_samples).parent.mkdir(parents=True, exist_ok=True)
+            with open(args.log_samples, "w") as f:
+                f.writelines(json.dumps(rec) + "\n" for rec in log)
         res["restate_proposals"] = args.restate_proposals
         res["judge_input_first"] = args.judge_input_first
     res["model"] = args.model

@@ -12,8 +12,9 @@ Data: one JSON object per line, either
 Other fields are ignored; blank lines are skipped. The loss is on the completion only; the training
 text of a record is ``prompt + " " + completion + " </s>"``.
 
-Output (``--out``): ``adapter_config.json`` + ``adapter_model.safetensors`` (``save_pretrained``),
-the tokenizer, ``training_args.json``, ``loss_history.json`` and ``loss_curve.png``. While training,
+Output (``--out``): ``adapter_config.json`` + ``adapter_model.safetensors`` (``save_pretrained``,
+then stored in float16 like the shipped base: half the size; peft casts the weights to the
+model's dtype when it loads them), the tokenizer, ``training_args.json``, ``loss_history.json`` and ``loss_curve.png``. While training,
 ``checkpoint/`` holds the last checkpoint; rerunning the same command resumes from it; it is removed
 once the adapter is saved. An output directory that already holds an adapter or a model is refused
 unless ``--overwrite``.
@@ -296,6 +297,7 @@ def finetune_lora(
 
     model.peft_config["default"].base_model_name_or_path = str(base)
     model.save_pretrained(str(out), safe_serialization=True)
+    store_float16(out / "adapter_model.safetensors")
     tokenizer.save_pretrained(str(out))
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     args = {
@@ -326,6 +328,19 @@ def finetune_lora(
     if not keep_checkpoint and (out / CHECKPOINT_DIR).exists():
         shutil.rmtree(out / CHECKPOINT_DIR)
     return out
+
+
+def store_float16(path: Path) -> None:
+    """Rewrite the float32 tensors of a safetensors file as float16 (metadata kept)."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no iterator)
+    tensors = {k: v.to(torch.float16) if v.dtype == torch.float32 else v for k, v in tensors.items()}
+    save_file(tensors, str(path), metadata=metadata)
 
 
 # ---------------------------------------------------------------- CLI

@@ -122,7 +122,10 @@ def recipe_flags(tc: dict) -> str:
     r = _recipe(tc)
     flags = []
     if "init_from" not in tc:
-        for key, flag in (("layers", "--layers"), ("hidden_size", "--hidden-size"), ("heads", "--heads")):
+        for key, flag in (
+            ("layers", "--layers"), ("hidden_size", "--hidden-size"),
+            ("intermediate_size", "--intermediate-size"), ("heads", "--heads"),
+        ):
             if tc.get(key, DEFAULTS[key]) != DEFAULTS[key]:
                 flags.append(f" {flag} {tc[key]}")
         if tc.get("fraction_tokens"):
@@ -200,8 +203,11 @@ def _total_cpu(stages: list[dict]) -> str:
 
 def _compile_flag(run: dict) -> str:
     """`` --compile`` / `` --bf16`` when a run's transformer went through torch.compile / ran its
-    forward pass in bfloat16."""
-    return (" --compile" if run.get("compiled") else "") + (" --bf16" if run.get("bf16") else "")
+    forward pass in bfloat16; `` --bf16 auto`` when the CPU chose (float32 on one without
+    bfloat16 instructions)."""
+    auto = run.get("bf16_flag") == "auto"
+    bf16 = " --bf16 auto" if auto else " --bf16" if run.get("bf16") else ""
+    return (" --compile" if run.get("compiled") else "") + bf16
 
 
 def training_stages(train: dict) -> list[dict]:

@@ -90,6 +90,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden-size", type=int, default=DEFAULTS["hidden_size"])
     p.add_argument("--layers", type=int, default=DEFAULTS["layers"])
     p.add_argument(
+        "--intermediate-size", type=int, default=DEFAULTS["intermediate_size"],
+        help="MLP width of each layer (default: %(default)s)",
+    )
+    p.add_argument(
         "--heads", type=int, default=DEFAULTS["heads"],
         help="attention heads; --hidden-size must be a multiple (default: %(default)s)",
     )
@@ -178,11 +182,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "steps on CPU after a one-time compile of about a minute)",
     )
     p.add_argument(
-        "--bf16", action="store_true",
+        "--bf16", nargs="?", const="on", default="off", choices=("on", "off", "auto"),
         help="compute the forward pass in bfloat16 (torch.autocast; weights, gradients and AdamW "
-        "stay float32): about 1.4x faster steps on CPUs with AVX512-BF16 or AMX, losses within "
-        "0.3%% of float32; refused on CPUs without them, where bfloat16 is emulated and about "
-        "17x slower",
+        "stay float32): about 1.1-1.4x faster steps on CPUs with AVX512-BF16 or AMX, losses "
+        "within 0.3%% of float32; refused on CPUs without them, where bfloat16 is emulated and "
+        "about 17x slower. '--bf16 auto': bfloat16 where the CPU has it, float32 elsewhere "
+        "(default: off)",
     )
     p.add_argument(
         "--bf16-anyway", action="store_true",
@@ -246,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         hidden_size=args.hidden_size,
         layers=args.layers,
+        intermediate_size=args.intermediate_size,
         heads=args.heads,
         lr=args.lr,
         batch_tokens=args.batch_tokens,
@@ -302,6 +308,9 @@ def run(args: argparse.Namespace) -> int:
         if value <= 0:
             print(f"error: {flag} must be > 0, got {value}.", file=sys.stderr)
             return 2
+    if args.intermediate_size < 1:
+        print(f"error: --intermediate-size must be >= 1, got {args.intermediate_size}.", file=sys.stderr)
+        return 2
     if args.heads < 1 or args.hidden_size % args.heads:
         print(
             f"error: --hidden-size {args.hidden_size} is not a multiple of --heads {args.heads}; "
@@ -309,14 +318,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.bf16 and not args.bf16_anyway and not native_bf16():
+    if args.bf16 == "on" and not args.bf16_anyway and not native_bf16():
         print(f"error: {slow_bf16_message()}", file=sys.stderr)
         return 2
+    bf16 = args.bf16 == "on" or (args.bf16 == "auto" and native_bf16())
     try:
         train(
             out, cfg, data=args.data, threads=args.threads, resume=not args.no_resume,
             stop_after=args.stop_after, init_from=init_from, compiled=args.compile,
-            bf16=args.bf16,
+            bf16=bf16, bf16_auto=args.bf16 == "auto",
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -346,7 +356,8 @@ def slow_bf16_message() -> str:
         "--bf16: this CPU has no bfloat16 instructions (torch's CPU capability: "
         f"{torch.backends.cpu.get_cpu_capability()}; bfloat16 needs AVX512-BF16 or AMX), so "
         "torch emulates it: a chainlab-tiny step took 47 s instead of 2.7 s on such a CPU. Drop "
-        "--bf16 (--compile still helps), or add --bf16-anyway to run it regardless."
+        "--bf16 (--compile still helps), use --bf16 auto (bfloat16 only where the CPU has it), "
+        "or add --bf16-anyway to run it regardless."
     )
 
 
@@ -664,6 +675,7 @@ def train(
     init_from: Path | None = None,
     compiled: bool = False,
     bf16: bool = False,
+    bf16_auto: bool = False,
 ) -> Path:
     """Run the whole recipe into ``out``; returns ``out``.
 
@@ -671,6 +683,7 @@ def train(
     ``compiled``: run the transformer body through ``torch.compile`` (same losses within float
     rounding, faster steps once compiled). ``bf16``: the forward pass under ``torch.autocast``
     in bfloat16 (mixed precision: float32 weights, gradients, optimizer and loss).
+    ``bf16_auto``: ``bf16`` was chosen by the CPU (``--bf16 auto``); the log says so.
     """
     import torch
     from tqdm import tqdm
@@ -828,6 +841,7 @@ def train(
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the step time depends on it
         "compiled": compiled,
         "bf16": bf16,
+        "bf16_flag": "auto" if bf16_auto else "on" if bf16 else "off",
         "final_loss_avg100": round(sum(h["loss"] for h in history[-100:]) / min(100, len(history)), 5),
         "history": history,
     }
