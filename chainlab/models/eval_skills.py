@@ -250,8 +250,8 @@ def evaluate(
         )  # fmt: skip
     res["judge_accuracy"], res["judge_ci95"] = _rate(hits)
     res["judge_items"] = len(hits)
-    res["judge_right_rejected"] = sum(not h for (_, _, ok), h in zip(items, hits, strict=True) if ok)
-    res["judge_wrong_accepted"] = sum(not h for (_, _, ok), h in zip(items, hits, strict=True) if not ok)
+    misses = [ok for (_, _, ok), h in zip(items, hits, strict=True) if not h]
+    res["judge_right_rejected"], res["judge_wrong_accepted"] = misses.count(True), misses.count(False)
 
     outs = _texts(llm, [P.io_prompt(p) for p in puzzles], max_new_tokens=48)
     res["io_success"] = sum(

@@ -14,10 +14,10 @@ text of a record is ``prompt + " " + completion + " </s>"``.
 
 Output (``--out``): ``adapter_config.json`` + ``adapter_model.safetensors`` (``save_pretrained``,
 then stored in float16 like the shipped base: half the size; peft casts the weights to the
-model's dtype when it loads them), the tokenizer, ``training_args.json``, ``loss_history.json`` and ``loss_curve.png``. While training,
-``checkpoint/`` holds the last checkpoint; rerunning the same command resumes from it; it is removed
-once the adapter is saved. An output directory that already holds an adapter or a model is refused
-unless ``--overwrite``.
+model's dtype when it loads them), the tokenizer, ``training_args.json``, ``loss_history.json``
+and ``loss_curve.png``. While training, ``checkpoint/`` holds the last checkpoint; rerunning the
+same command resumes from it; it is removed once the adapter is saved. An output directory that
+already holds an adapter or a model is refused unless ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -338,7 +338,7 @@ def store_float16(path: Path) -> None:
 
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata()
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no iterator)
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
     tensors = {k: v.to(torch.float16) if v.dtype == torch.float32 else v for k, v in tensors.items()}
     save_file(tensors, str(path), metadata=metadata)
 
