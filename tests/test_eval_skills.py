@@ -148,3 +148,27 @@ def test_larger_test_sets_and_their_intervals():
     assert res["judge_right_rejected"] == 0 and res["judge_wrong_accepted"] == 1
     with pytest.raises(ValueError, match="judge-answers"):
         judge_items(puzzles, 0, random.Random(0))
+
+
+def test_only_scores_the_named_skills_on_the_same_items():
+    """``only=("judge",)`` asks the model only the judge prompts, and they are the items (and
+    answers) a full run judges; ``--only`` names unknown skills and refuses arith."""
+    from chainlab.models.eval_skills import GAME24_SKILLS, parse_only
+
+    puzzle = (1, 2, 3, 4)
+    llm = FakeListLLM(responses=["Verdict: correct", "Verdict: incorrect"])
+    res = evaluate(llm, [puzzle], samples=1, seed=0, only=("judge",), judge_answers=1)
+    assert res["skills"] == ["judge"] and res["judge_accuracy"] == 1.0 and res["judge_items"] == 2
+    assert not any(k.startswith(("propose", "value", "io", "cot")) for k in res)
+    full_log: list[dict] = []
+    judge_log: list[dict] = []
+    evaluate(FakeListLLM(responses=["x"] * 10), [puzzle], n_states=2, samples=1, seed=3, log=full_log)
+    evaluate(FakeListLLM(responses=["x"] * 2), [puzzle], seed=3, only=("judge",), log=judge_log)
+    assert [r["answer"] for r in judge_log] == [r["answer"] for r in full_log if r["skill"] == "judge"]
+
+    assert parse_only(None) == GAME24_SKILLS
+    assert parse_only("judge, value") == ("value", "judge")  # run order, not typed order
+    with pytest.raises(ValueError, match="unknown skill.*jugde.*choose from propose"):
+        parse_only("value,jugde")
+    with pytest.raises(ValueError, match="does not apply to --skills arith"):
+        main(["eval-tiny", "--skills", "arith", "--only", "judge"])

@@ -35,6 +35,9 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+#: the Game of 24 skills eval-tiny scores, in the order it runs them (``--only`` picks some)
+GAME24_SKILLS = ("propose", "value", "judge", "io", "cot")
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """CLI options of ``chainlab eval-tiny``."""
@@ -65,6 +68,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("game24", "arith"),
         default="game24",
         help="which skills: the Game of 24 ones (default) or arithmetic word problems",
+    )
+    p.add_argument(
+        "--only", metavar="SKILLS",
+        help="score only these Game of 24 skills, comma-separated, of "
+        f"{','.join(GAME24_SKILLS)} (default: all), e.g. --only judge while working on one skill",
     )
     p.add_argument(
         "--adapter", help="a PEFT adapter to load on the model (e.g. chainlab-tiny-arith)"
@@ -181,6 +189,98 @@ def _valid_proposals(puzzles, outs: list[list[str]]) -> tuple[int, int]:
     return valid, lines
 
 
+def parse_only(text: str | None) -> tuple[str, ...]:
+    """An ``--only`` value (``"judge"``, ``"value,judge"``) -> the Game of 24 skills to score, in
+    the order they run; ``None`` or empty: all of them. An unknown skill is an error that lists
+    the known ones."""
+    if not text:
+        return GAME24_SKILLS
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(GAME24_SKILLS))
+    if unknown or not names:
+        raise ValueError(
+            f"--only: unknown skill(s) {', '.join(unknown) or repr(text)}; choose from "
+            f"{', '.join(GAME24_SKILLS)} (comma-separated, e.g. --only value,judge)."
+        )
+    return tuple(n for n in GAME24_SKILLS if n in names)
+
+
+def _propose_scores(llm, puzzles, samples: int, seed: int, restate: bool) -> dict:
+    """Valid proposal lines, sampled at temperature 0.7 and greedy."""
+    from chainlab.prompts import game24 as P
+    from chainlab.tasks.game24 import PROPOSE_MAX_NEW_TOKENS
+
+    prompts = [P.propose_prompt(p, restate=restate) for p in puzzles]
+    outs = _texts(
+        llm, prompts, n=samples, do_sample=True, temperature=0.7,
+        max_new_tokens=PROPOSE_MAX_NEW_TOKENS, seed=seed,
+    )  # fmt: skip
+    valid, lines = _valid_proposals(puzzles, outs)
+    res = {"propose_valid": valid / max(1, lines), "propose_lines": lines}
+    valid, lines = _valid_proposals(puzzles, _texts(llm, prompts, max_new_tokens=PROPOSE_MAX_NEW_TOKENS))
+    res["propose_valid_greedy"] = valid / max(1, lines)
+    return res
+
+
+def _value_scores(llm, states, log: list[dict] | None) -> dict:
+    """Greedy value accuracy on ``states`` ((numbers, solvable) pairs), overall and by kind."""
+    from chainlab.prompts import game24 as P
+    from chainlab.tasks.game24_math import format_numbers
+
+    outs = _texts(llm, [P.value_prompt(s) for s, _ in states], max_new_tokens=160)
+    hits = [(P.parse_value(o[0]) == "sure") == ok for (s, ok), o in zip(states, outs, strict=True)]
+    if log is not None:
+        log.extend(
+            {"skill": "value", "numbers": format_numbers(st), "expected": "sure" if ok else "impossible",
+             "output": o[0], "right": h}
+            for (st, ok), o, h in zip(states, outs, hits, strict=True)
+        )  # fmt: skip
+    res: dict = {}
+    res["value_accuracy"], res["value_ci95"] = _rate(hits)
+    res["value_states"] = len(hits)
+    by_kind = {ok: [h for (_, o), h in zip(states, hits, strict=True) if o is ok] for ok in (True, False)}
+    res["value_solvable_accuracy"] = sum(by_kind[True]) / max(1, len(by_kind[True]))
+    res["value_unsolvable_accuracy"] = sum(by_kind[False]) / max(1, len(by_kind[False]))
+    res["value_balanced_accuracy"] = (res["value_solvable_accuracy"] + res["value_unsolvable_accuracy"]) / 2
+    res["example_states"] = [format_numbers(s) for s, _ in states[:3]]
+    return res
+
+
+def _judge_scores(llm, items, input_first: bool, log: list[dict] | None) -> dict:
+    """Greedy judge accuracy on ``items`` (see :func:`judge_items`) and its two error kinds."""
+    from chainlab.prompts import game24 as P
+    from chainlab.tasks.game24_math import format_numbers
+
+    outs = _texts(llm, [P.judge_prompt(p, e, input_first=input_first) for p, e, _ in items], max_new_tokens=128)
+    hits = [P.parse_judge(o[0]) is ok for (_, _, ok), o in zip(items, outs, strict=True)]
+    if log is not None:
+        log.extend(
+            {"skill": "judge", "numbers": format_numbers(p), "answer": e,
+             "expected": "correct" if ok else "incorrect", "output": o[0], "right": h}
+            for (p, e, ok), o, h in zip(items, outs, hits, strict=True)
+        )  # fmt: skip
+    res: dict = {}
+    res["judge_accuracy"], res["judge_ci95"] = _rate(hits)
+    res["judge_items"] = len(hits)
+    misses = [ok for (_, _, ok), h in zip(items, hits, strict=True) if not h]
+    res["judge_right_rejected"], res["judge_wrong_accepted"] = misses.count(True), misses.count(False)
+    return res
+
+
+def _success(llm, puzzles, skill: str) -> float:
+    """Greedy share of ``puzzles`` solved by the ``io`` or ``cot`` prompt."""
+    from chainlab.prompts import game24 as P
+    from chainlab.tasks.game24_math import check_answer
+
+    if skill == "io":
+        outs = _texts(llm, [P.io_prompt(p) for p in puzzles], max_new_tokens=48)
+        answers = [o[0] for o in outs]
+    else:
+        outs = _texts(llm, [P.cot_prompt(p) for p in puzzles], max_new_tokens=120)
+        answers = [P.parse_answer(o[0]) or "" for o in outs]
+    return sum(check_answer(p, a) for p, a in zip(puzzles, answers, strict=True)) / len(puzzles)
+
+
 def evaluate(
     llm,
     puzzles,
@@ -192,77 +292,30 @@ def evaluate(
     all_value_states: bool = False,
     judge_answers: int = 1,
     log: list[dict] | None = None,
+    only: tuple[str, ...] = GAME24_SKILLS,
 ) -> dict:
     """All skill numbers for ``llm`` (a LocalLLM or any LangChain LLM accepting these kwargs);
     ``restate``: propose prompts prefilled with the numbers (``propose_prompt(restate=True)``);
     ``judge_input_first``: judge prompts prefilled with the Input line
     (``judge_prompt(input_first=True)``); ``all_value_states``: every held-out value state instead
     of ``n_states`` balanced ones; ``judge_answers``: right and corrupted answers per puzzle;
-    ``log``: a list that gets one record per value and judge item (see ``--log-samples``)."""
-    from chainlab.prompts import game24 as P
-    from chainlab.tasks.game24 import PROPOSE_MAX_NEW_TOKENS
-    from chainlab.tasks.game24_math import check_answer, format_numbers
-
-    rng = random.Random(seed)
-    res: dict = {"puzzles": len(puzzles)}
+    ``log``: a list that gets one record per value and judge item (see ``--log-samples``);
+    ``only``: the skills to score (:data:`GAME24_SKILLS`; the others' keys are left out). A skill
+    scores the same items whether or not the others run."""
+    res: dict = {"puzzles": len(puzzles), "skills": list(only)}
     t0 = time.time()
-
-    outs = _texts(
-        llm,
-        [P.propose_prompt(p, restate=restate) for p in puzzles],
-        n=samples,
-        do_sample=True,
-        temperature=0.7,
-        max_new_tokens=PROPOSE_MAX_NEW_TOKENS,
-        seed=seed,
-    )
-    valid, lines = _valid_proposals(puzzles, outs)
-    res["propose_valid"] = valid / max(1, lines)
-    res["propose_lines"] = lines
-    outs = _texts(llm, [P.propose_prompt(p, restate=restate) for p in puzzles], max_new_tokens=PROPOSE_MAX_NEW_TOKENS)
-    valid, lines = _valid_proposals(puzzles, outs)
-    res["propose_valid_greedy"] = valid / max(1, lines)
-
-    states = held_out_value_states() if all_value_states else value_states(n_states, seed)
-    outs = _texts(llm, [P.value_prompt(s) for s, _ in states], max_new_tokens=160)
-    hits = [(P.parse_value(o[0]) == "sure") == ok for (s, ok), o in zip(states, outs, strict=True)]
-    if log is not None:
-        log.extend(
-            {"skill": "value", "numbers": format_numbers(st), "expected": "sure" if ok else "impossible",
-             "output": o[0], "right": h}
-            for (st, ok), o, h in zip(states, outs, hits, strict=True)
-        )  # fmt: skip
-    res["value_accuracy"], res["value_ci95"] = _rate(hits)
-    res["value_states"] = len(hits)
-    by_kind = {ok: [h for (_, o), h in zip(states, hits, strict=True) if o is ok] for ok in (True, False)}
-    res["value_solvable_accuracy"] = sum(by_kind[True]) / max(1, len(by_kind[True]))
-    res["value_unsolvable_accuracy"] = sum(by_kind[False]) / max(1, len(by_kind[False]))
-    res["value_balanced_accuracy"] = (res["value_solvable_accuracy"] + res["value_unsolvable_accuracy"]) / 2
-
-    items = judge_items(puzzles, judge_answers, rng)
-    outs = _texts(llm, [P.judge_prompt(p, e, input_first=judge_input_first) for p, e, _ in items], max_new_tokens=128)
-    hits = [P.parse_judge(o[0]) is ok for (_, _, ok), o in zip(items, outs, strict=True)]
-    if log is not None:
-        log.extend(
-            {"skill": "judge", "numbers": format_numbers(p), "answer": e,
-             "expected": "correct" if ok else "incorrect", "output": o[0], "right": h}
-            for (p, e, ok), o, h in zip(items, outs, hits, strict=True)
-        )  # fmt: skip
-    res["judge_accuracy"], res["judge_ci95"] = _rate(hits)
-    res["judge_items"] = len(hits)
-    misses = [ok for (_, _, ok), h in zip(items, hits, strict=True) if not h]
-    res["judge_right_rejected"], res["judge_wrong_accepted"] = misses.count(True), misses.count(False)
-
-    outs = _texts(llm, [P.io_prompt(p) for p in puzzles], max_new_tokens=48)
-    res["io_success"] = sum(
-        check_answer(p, o[0]) for p, o in zip(puzzles, outs, strict=True)
-    ) / len(puzzles)
-    outs = _texts(llm, [P.cot_prompt(p) for p in puzzles], max_new_tokens=120)
-    res["cot_success"] = sum(
-        check_answer(p, P.parse_answer(o[0]) or "") for p, o in zip(puzzles, outs, strict=True)
-    ) / len(puzzles)
+    if "propose" in only:
+        res.update(_propose_scores(llm, puzzles, samples, seed, restate))
+    if "value" in only:
+        states = held_out_value_states() if all_value_states else value_states(n_states, seed)
+        res.update(_value_scores(llm, states, log))
+    if "judge" in only:
+        items = judge_items(puzzles, judge_answers, random.Random(seed))
+        res.update(_judge_scores(llm, items, judge_input_first, log))
+    for skill in ("io", "cot"):
+        if skill in only:
+            res[f"{skill}_success"] = _success(llm, puzzles, skill)
     res["seconds"] = round(time.time() - t0, 1)
-    res["example_states"] = [format_numbers(s) for s, _ in states[:3]]
     return res
 
 
@@ -303,6 +356,9 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.skills == "arith" and args.only:
+        raise ValueError("--only picks Game of 24 skills; it does not apply to --skills arith (drop it).")
+    only = parse_only(args.only)  # a typo fails before the model loads
     llm = load_llm(args.model, adapter=args.adapter, batch_size=args.batch_size)
     if args.skills == "arith":
         res = evaluate_arith(llm, args.problems, args.seed)
@@ -311,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
         log: list[dict] | None = [] if args.log_samples else None
         res = evaluate(
             llm, puzzles, args.states, args.samples, args.seed, args.restate_proposals,
-            args.judge_input_first, args.all_value_states, args.judge_answers, log,
+            args.judge_input_first, args.all_value_states, args.judge_answers, log, only,
         )
         if log is not None:
             Path(args.log_samples).parent.mkdir(parents=True, exist_ok=True)
