@@ -172,3 +172,36 @@ def test_only_scores_the_named_skills_on_the_same_items():
         parse_only("value,jugde")
     with pytest.raises(ValueError, match="does not apply to --skills arith"):
         main(["eval-tiny", "--skills", "arith", "--only", "judge"])
+
+
+def test_judge_line_report_names_the_kind_of_line_that_fails(tmp_path):
+    from chainlab.models.eval_skills import judge_layout, judge_line_kind, judge_line_report
+    from chainlab.models.tiny_data import judge_answer
+
+    assert [judge_line_kind(x) for x in ("3 / 1/4 = 12", "12 / 4 = 3", "Take 5: 4 6", "Input: 1 2 3 4",
+                                         "Numbers: 1 2", "Same numbers: no", "Makes 24: yes", "Verdict: correct")] == [
+        "fraction", "whole", "take", "input", "numbers", "same", "makes", None,
+    ]  # fmt: skip
+    items = [((2, 3, 6, 9), "(9 / (2 / 6)) - 3", True), ((4, 5, 6, 10), "5 + ((5 * 6) - 10)", False)]
+    right = [judge_answer(p, e) for p, e, _ in items]
+    rep = judge_line_report(items, right)
+    assert set(rep["accuracy"].values()) == {1.0}
+    assert rep["lines"] == {"fraction": 2, "whole": 4, "input": 2, "numbers": 2, "same": 2, "makes": 2}
+    # the model's outputs of v13 on these items (eval-tiny --log-samples): a wrong fraction line,
+    # then a wrong whole line carried from it; a miscopied worked line and Same numbers misread
+    wrong = [
+        "2 / 6 = 1/3\n9 / 1/3 = 9\n9 - 3 = 6\nNumbers: 2 3 6 9\nInput: 2 3 6 9\nSame numbers: yes\n"
+        "Makes 24: no\nVerdict: incorrect",
+        "5 * 6 = 30\n30 - 10 = 20\n4 + 20 = 24\nNumbers: 5 5 6 10\nInput: 4 5 6 10\nSame numbers: yes\n"
+        "Makes 24: yes\nVerdict: correct",
+    ]
+    rep = judge_line_report(items, wrong)
+    assert rep["accuracy"] == {"fraction": 0.5, "whole": 0.5, "input": 1.0, "numbers": 1.0, "same": 0.5, "makes": 0.0}
+    cross = judge_line_report(items, [judge_answer(p, e, "cross-off") for p, e, _ in items], "cross-off")
+    assert cross["lines"]["take"] == 6 and "numbers" not in cross["lines"] and cross["accuracy"]["take"] == 1.0
+    assert judge_line_report(items, ["", ""])["accuracy"]["same"] == 0.0  # missing lines count wrong
+    assert judge_layout("chainlab-tiny") == "plain" and judge_layout(str(tmp_path)) == "plain"
+    (tmp_path / "training_log.json").write_text(json.dumps({"config": {"judge_format": "cross-off"}}))
+    assert judge_layout(str(tmp_path)) == "cross-off"  # as train-tiny saved it
+    (tmp_path / "training_summary.json").write_text(json.dumps({"config": {"judge_format": "need-last"}}))
+    assert judge_layout(str(tmp_path)) == "need-last"  # as install-tiny packaged it

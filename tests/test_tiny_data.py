@@ -23,7 +23,7 @@ def test_reproducible(sample):
 
 
 def test_every_skill_and_format_present(sample):
-    assert {e.skill for e in sample} == set(D.SKILLS)
+    assert {e.skill for e in sample} == set(D.DEFAULT_MIX) == set(D.SKILLS) - {"calc"}  # calc: opt-in drill
     for e in sample:
         text = e.text()
         assert text.startswith("<s>[INST] ") and text.endswith(" </s>")
@@ -408,6 +408,53 @@ def test_need_last_checks_the_last_operation_against_the_value_it_needs():
             b = Fraction(undo.split()[1])
             assert Fraction(value) == {"+": 24 - b, "-": 24 + b, "*": 24 / b, "/": 24 * b}[op]
             assert (a == Fraction(value)) == last.endswith("yes")
+
+
+def test_cross_off_takes_the_expression_numbers_from_the_input_one_by_one():
+    assert D.judge_answer((4, 5, 6, 10), "4 + ((5 * 6) - 10)", "cross-off").splitlines() == [
+        "Input: 4 5 6 10", "Take 4: 5 6 10", "Take 5: 6 10", "Take 6: 10", "Take 10: none",
+        "Same numbers: yes", "5 * 6 = 30", "30 - 10 = 20", "4 + 20 = 24", "Makes 24: yes", "Verdict: correct",
+    ]
+    assert D.cross_off_lines((4, 5, 6, 10), "5 + ((5 * 6) - 10)") == (["Take 5: 4 6 10", "Take 5: missing"], False)
+    assert D.cross_off_lines((4, 5, 6, 10), "(5 * 6) - 6") == (["Take 5: 4 6 10", "Take 6: 4 10", "Take 6: missing"], False)
+    assert D.cross_off_lines((2, 3, 4, 4), "2 * 3 * 4") == (["Take 2: 3 4 4", "Take 3: 4 4", "Take 4: 4"], False)
+    rng = random.Random(5)
+    for _ in range(300):  # same numbers, makes 24 and the verdict agree with the plain layout
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        plain = D.judge_answer(nums, expr).splitlines()
+        cross = D.judge_answer(nums, expr, "cross-off").splitlines()
+        assert cross[0] == f"Input: {D.format_numbers(nums)}" and plain[-2:] == cross[-2:]
+        taken = [line for line in cross if line.startswith("Take ")]
+        assert cross[1 : 1 + len(taken)] == taken and cross[1 + len(taken)] == plain[-3]
+        assert cross[2 + len(taken) : -2] == [line for line in plain if " = " in line]
+        assert not any(line.startswith("Numbers:") for line in cross)
+        assert [line.split(":")[0][5:] for line in taken] == [
+            D.format_number(x) for x in D.expression_numbers(expr)
+        ][: len(taken)]
+    exs = list(D.iter_examples(40, seed=6, mix={"judge": 1.0}, judge_format="cross-off"))
+    default = list(D.iter_examples(40, seed=6, mix={"judge": 1.0}))
+    assert [e.turns[-1][0] for e in exs] == [e.turns[-1][0] for e in default]  # same draws, new layout
+
+
+def test_calc_drill_works_out_the_judge_operations_mostly_on_fractions():
+    rng = random.Random(8)
+    ops = D.calc_operations(rng, 2000)
+    assert len(ops) == 2000
+    assert all(D.apply_op(a, op, b) == r for a, op, b, r in ops)
+    share = sum(any(x.denominator != 1 for x in (a, b, r)) for a, _, b, r in ops) / len(ops)
+    assert 0.5 < share < 0.8, share
+    user, answer = D.make_turn("calc", random.Random(1), D.DataRecipe(mix={"calc": 1.0}))
+    lines = user.splitlines()
+    assert lines[0] == D.CALC_INSTRUCTION and 4 <= len(lines) - 1 <= 8
+    assert [line.split(" = ")[0] for line in answer.splitlines()] == lines[1:]
+    for line in answer.splitlines():
+        a, op, b, _, r = line.split(" ")
+        assert D.apply_op(Fraction(a), op, Fraction(b)) == Fraction(r)
+    exs = list(D.iter_examples(30, seed=2, mix={"calc": 1.0}))
+    assert all(e.skill == "calc" and not D.example_starts(e) for e in exs)
+    # the default mix has no drill, so default data is drawn as before the drill existed
+    assert "calc" not in D.DEFAULT_MIX
 
 
 def test_unsolvable_low_starts_are_allowed_but_never_solvable():

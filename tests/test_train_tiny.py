@@ -196,6 +196,7 @@ def test_mix_option(tmp_path, capsys):
     (data,) = out.glob("data-s0-n48-m*.jsonl")
     assert {json.loads(line)["skill"] for line in data.read_text().splitlines()} == {"propose"}
     assert parse_mix(format_mix(DEFAULTS["mix"])) == DEFAULTS["mix"]
+    assert parse_mix("judge=0.8,calc=0.2") == {"judge": 0.8, "calc": 0.2}  # the drill is opt-in
     assert data_phases(dict(DEFAULTS, mix=parse_mix("value=1")), tmp_path)[0][0] != data_phases(
         dict(DEFAULTS), tmp_path)[0][0]
     for bad, words in (("tot=1", "unknown skill"), ("value=0", "every weight is 0"),

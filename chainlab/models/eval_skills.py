@@ -12,6 +12,9 @@
   accuracy beside it);
 * ``judge``: accuracy on correct vs corrupted final answers of the test puzzles, greedy
   (``--judge-answers K``: K right and K corrupted answers per puzzle, for a larger test set);
+  with ``judge_line_accuracy``: how often each kind of line it writes (worked lines on
+  fractions or whole numbers, the number lists, ``Same numbers``, ``Makes 24``) equals the target
+  of the layout it was trained on (:func:`judge_line_report`), to see which part of a judgment fails;
 * ``io`` and ``cot``: greedy success on the test puzzles (for reference).
 
 Value and judge accuracies come with 95% Wilson intervals (``value_ci95``, ``judge_ci95``), and
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from fractions import Fraction
@@ -246,7 +250,78 @@ def _value_scores(llm, states, log: list[dict] | None) -> dict:
     return res
 
 
-def _judge_scores(llm, items, input_first: bool, log: list[dict] | None) -> dict:
+JUDGE_LINE_KINDS = ("fraction", "whole", "input", "numbers", "take", "same", "makes")
+_FRACTION = re.compile(r"\d/\d")
+
+
+def judge_line_kind(line: str) -> str | None:
+    """Kind of a judge answer line: a worked line on a ``fraction`` (``3 / 1/4 = 12``) or on
+    ``whole`` numbers, or the ``input`` / ``numbers`` / ``take`` / ``same`` / ``makes`` line;
+    None for the verdict and anything else."""
+    line = line.strip()
+    if " = " in line and not line.startswith(("Take ", "Verdict")):
+        return "fraction" if _FRACTION.search(line) else "whole"
+    for prefix, kind in (("Input:", "input"), ("Numbers:", "numbers"), ("Take ", "take"),
+                         ("Same numbers:", "same"), ("Makes 24:", "makes")):  # fmt: skip
+        if line.startswith(prefix):
+            return kind
+    return None
+
+
+def _lines_by_kind(text: str) -> dict[str, list[str]]:
+    """A judge answer's lines grouped by kind, worked lines together (``worked``), in order."""
+    kinds: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        kind = judge_line_kind(line)
+        if kind in ("fraction", "whole"):
+            kind = "worked"  # fraction or whole is decided by the target's line, not the model's
+        if kind:
+            kinds.setdefault(kind, []).append(line.strip())
+    return kinds
+
+
+def judge_line_report(items, outputs: list[str], judge_format: str = "plain") -> dict:
+    """How often the judge's lines, as it wrote them, equal the target layout's
+    (:func:`chainlab.models.tiny_data.judge_answer`), by kind (:data:`JUDGE_LINE_KINDS`): the
+    k-th target line of a kind against the k-th line of that kind the model wrote (a missing line
+    counts wrong). Free-running, so a wrong line can carry into later ones; it names which part
+    of the judgment fails. Returns ``{kind: accuracy}`` and ``{kind: target lines}`` under
+    ``accuracy`` and ``lines`` (kinds the layout does not have are left out)."""
+    from chainlab.models.tiny_data import judge_answer
+
+    right: dict[str, int] = dict.fromkeys(JUDGE_LINE_KINDS, 0)
+    total: dict[str, int] = dict.fromkeys(JUDGE_LINE_KINDS, 0)
+    for (p, e, _), out in zip(items, outputs, strict=True):
+        target, written = _lines_by_kind(judge_answer(p, e, judge_format)), _lines_by_kind(out)
+        for kind, lines in target.items():
+            mine = written.get(kind, [])
+            for k, line in enumerate(lines):
+                name = judge_line_kind(line) if kind == "worked" else kind
+                total[name] += 1
+                right[name] += k < len(mine) and mine[k] == line
+    kinds = [k for k in JUDGE_LINE_KINDS if total[k]]
+    return {
+        "accuracy": {k: round(right[k] / total[k], 4) for k in kinds},
+        "lines": {k: total[k] for k in kinds},
+    }
+
+
+def judge_layout(model: str) -> str:
+    """The judge layout ``model`` (a packaged name or a directory) was trained on: the
+    ``judge_format`` of its ``training_summary.json`` (installed) or ``training_log.json`` (as
+    ``train-tiny`` saved it), ``plain`` when neither says."""
+    from chainlab.models.registry import packaged_path
+
+    path = packaged_path(model) or Path(model)
+    for name in ("training_summary.json", "training_log.json"):
+        try:
+            return json.loads((path / name).read_text())["config"].get("judge_format", "plain")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return "plain"
+
+
+def _judge_scores(llm, items, input_first: bool, log: list[dict] | None, layout: str = "plain") -> dict:
     """Greedy judge accuracy on ``items`` (see :func:`judge_items`) and its two error kinds."""
     from chainlab.prompts import game24 as P
     from chainlab.tasks.game24_math import format_numbers
@@ -264,6 +339,10 @@ def _judge_scores(llm, items, input_first: bool, log: list[dict] | None) -> dict
     res["judge_items"] = len(hits)
     misses = [ok for (_, _, ok), h in zip(items, hits, strict=True) if not h]
     res["judge_right_rejected"], res["judge_wrong_accepted"] = misses.count(True), misses.count(False)
+    prefill = [f"Input: {format_numbers(p)}\n" if input_first else "" for p, _, _ in items]
+    report = judge_line_report(items, [a + o[0] for a, o in zip(prefill, outs, strict=True)], layout)
+    res["judge_layout"] = layout
+    res["judge_line_accuracy"], res["judge_line_counts"] = report["accuracy"], report["lines"]
     return res
 
 
@@ -293,6 +372,7 @@ def evaluate(
     judge_answers: int = 1,
     log: list[dict] | None = None,
     only: tuple[str, ...] = GAME24_SKILLS,
+    judge_format: str = "plain",
 ) -> dict:
     """All skill numbers for ``llm`` (a LocalLLM or any LangChain LLM accepting these kwargs);
     ``restate``: propose prompts prefilled with the numbers (``propose_prompt(restate=True)``);
@@ -300,8 +380,9 @@ def evaluate(
     (``judge_prompt(input_first=True)``); ``all_value_states``: every held-out value state instead
     of ``n_states`` balanced ones; ``judge_answers``: right and corrupted answers per puzzle;
     ``log``: a list that gets one record per value and judge item (see ``--log-samples``);
-    ``only``: the skills to score (:data:`GAME24_SKILLS`; the others' keys are left out). A skill
-    scores the same items whether or not the others run."""
+    ``only``: the skills to score (:data:`GAME24_SKILLS`; the others' keys are left out);
+    ``judge_format``: the judge layout the model was trained on, for the line report
+    (:func:`judge_line_report`). A skill scores the same items whether or not the others run."""
     res: dict = {"puzzles": len(puzzles), "skills": list(only)}
     t0 = time.time()
     if "propose" in only:
@@ -311,7 +392,7 @@ def evaluate(
         res.update(_value_scores(llm, states, log))
     if "judge" in only:
         items = judge_items(puzzles, judge_answers, random.Random(seed))
-        res.update(_judge_scores(llm, items, judge_input_first, log))
+        res.update(_judge_scores(llm, items, judge_input_first, log, judge_format))
     for skill in ("io", "cot"):
         if skill in only:
             res[f"{skill}_success"] = _success(llm, puzzles, skill)
@@ -368,6 +449,7 @@ def run(args: argparse.Namespace) -> int:
         res = evaluate(
             llm, puzzles, args.states, args.samples, args.seed, args.restate_proposals,
             args.judge_input_first, args.all_value_states, args.judge_answers, log, only,
+            judge_layout(args.model),
         )
         if log is not None:
             Path(args.log_samples).parent.mkdir(parents=True, exist_ok=True)

@@ -393,6 +393,12 @@ JUDGE_TARGETS = {
         " to the puzzle's `Input:`,\n  `Same numbers: yes|no`, `Makes 24: yes|no`, then"
         " `Verdict: correct|incorrect`"
     ),
+    "cross-off": (
+        "the puzzle's `Input:`, the expression's numbers taken from it one by one in the order they"
+        " are written\n  (`Take 5: 4 6 10` … `Take 10: none`, or `Take 5: missing`), `Same numbers:"
+        " yes|no`, then the expression\n  worked out operation by operation, `Makes 24: yes|no` and"
+        " `Verdict: correct|incorrect`"
+    ),
 }
 
 PROPOSE_TARGETS = {

@@ -61,10 +61,12 @@ SYSTEMS: list[str | None] = [
 MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
 PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propose_answer
-JUDGE_FORMATS = ("plain", "numbers-first", "split-fractions", "need-last")  # judge answers: see judge_answer
+JUDGE_FORMATS = ("plain", "numbers-first", "split-fractions", "need-last", "cross-off")  # see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
-SKILLS = ("io", "cot", "propose", "value", "judge")
+SKILLS = ("io", "cot", "propose", "value", "judge", "calc")  # calc: a training-only drill
+CALC_INSTRUCTION = "Work out each operation exactly. Write a fraction as a/b."
+CALC_WHOLE_SHARE = 0.1  # share of whole-number operations a calc drill keeps
 DEFAULT_MIX = {"io": 0.05, "cot": 0.12, "propose": 0.28, "value": 0.32, "judge": 0.23}
 
 WIDE_MAX = 200  # largest number of a wide value state (test states hold at most 13 * 13)
@@ -595,6 +597,25 @@ def need_line(a: Fraction, op: str, b: Fraction) -> str:
     return head + f"24 {undo} {format_number(b)} = {format_number(need)}" + have + ("yes" if need == a else "no")
 
 
+def cross_off_lines(nums, expr: str) -> tuple[list[str], bool]:
+    """The expression's numbers taken from the puzzle's one at a time, in the order they are
+    written, each with what is left: ``Take 5: 4 6 10`` ... ``Take 10: none``; a number the puzzle
+    does not hold (any more) ends the list as ``Take 5: missing``. Returns the lines and whether
+    the expression uses exactly the puzzle's numbers (no number missing, nothing left).
+
+    Each line is one removal from a short sorted list, the step every ``(left: …)`` of the propose
+    skill takes, instead of a comparison of two lists the model has to sort first."""
+    left = sorted(Fraction(n) for n in nums)
+    lines = []
+    for x in expression_numbers(expr):
+        if x not in left:
+            lines.append(f"Take {format_number(x)}: missing")
+            return lines, False
+        left.remove(x)
+        lines.append(f"Take {format_number(x)}: {format_numbers(left) or 'none'}")
+    return lines, not left
+
+
 def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     """Target of the judge skill: the expression worked out, the numbers used next to the input's,
     whether they are the same and whether the value is 24 (each a yes/no read off adjacent lines),
@@ -606,9 +627,24 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     ``Same numbers``, then the worked lines, ``Makes 24`` and the verdict. ``split-fractions`` is
     ``plain`` with every operation on a fraction worked over whole numbers first
     (:func:`worked_operation`). ``need-last`` is ``plain`` with the last operation checked against
-    the value it needs to make 24 (:func:`need_line`) instead of worked out.
+    the value it needs to make 24 (:func:`need_line`) instead of worked out. ``cross-off`` starts
+    with the ``Input:`` line and takes the expression's numbers from it one by one
+    (:func:`cross_off_lines`) before ``Same numbers``, then works the expression out; it has no
+    ``Numbers:`` line.
     """
     _check_judge_format(judge_format)
+    if judge_format == "cross-off":
+        taken, same = cross_off_lines(nums, expr)
+        makes = evaluate_expression(expr) == 24
+        verdict = "correct" if _correct(nums, expr) else "incorrect"
+        return "\n".join([
+            f"Input: {format_numbers(nums)}",
+            *taken,
+            f"Same numbers: {'yes' if same else 'no'}",
+            *evaluation_lines(expr),
+            f"Makes 24: {'yes' if makes else 'no'}",
+            f"Verdict: {verdict}",
+        ])
     if judge_format == "split-fractions":
         lines = [worked_operation(*op) for op in evaluation_steps(expr)]
     elif judge_format == "need-last":
@@ -632,6 +668,33 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
         head, tail = lines, numbers
     return "\n".join(
         [*head, *tail, f"Makes 24: {'yes' if makes else 'no'}", f"Verdict: {verdict}"]
+    )
+
+
+def calc_operations(rng: random.Random, n: int) -> list[tuple[Fraction, str, Fraction, Fraction]]:
+    """``n`` operations ``(a, op, b, result)`` as the judge works them out: the steps of right and
+    wrong answers to training puzzles (drawn as the judge's are, half of the wrong ones answering
+    another puzzle), every step that holds a fraction, and a ``CALC_WHOLE_SHARE`` of the others."""
+    out: list[tuple[Fraction, str, Fraction, Fraction]] = []
+    while len(out) < n:
+        nums = random_start(rng, solvable=True)
+        expr = solution(nums, rng)[1] if rng.random() < 0.5 else training_wrong_expression(nums, rng, 0.5)
+        for step in evaluation_steps(expr):
+            if any(x.denominator != 1 for x in (step[0], step[2], step[3])) or rng.random() < CALC_WHOLE_SHARE:
+                out.append(step)
+    return out[:n]
+
+
+def calc_user(operations) -> str:
+    """User message of the ``calc`` drill: the operations to work out, one per line."""
+    lines = [f"{format_number(a)} {op} {format_number(b)}" for a, op, b, *_ in operations]
+    return "\n".join([CALC_INSTRUCTION, *lines])
+
+
+def calc_answer(operations) -> str:
+    """Target of the ``calc`` drill: each operation with its exact result, as the judge writes it."""
+    return "\n".join(
+        f"{format_number(a)} {op} {format_number(b)} = {format_number(r)}" for a, op, b, r in operations
     )
 
 
@@ -706,6 +769,9 @@ def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe())
             nums, rng, recipe.judge_other_share
         )
         return P.judge_user(nums, expr), judge_answer(nums, expr, recipe.judge_format)
+    if skill == "calc":
+        ops = calc_operations(rng, rng.randint(4, 8))
+        return calc_user(ops), calc_answer(ops)
     raise ValueError(f"Unknown skill {skill!r}; choose from {SKILLS}.")
 
 

@@ -131,7 +131,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--mix", default=format_mix(DEFAULTS["mix"]),
-        help="skill weights of the training conversations (default: %(default)s)",
+        help="skill weights of the training conversations (default: %(default)s); 'calc' adds "
+        "a drill that works out the judge's operations, mostly on fractions",
     )
     p.add_argument(
         "--value-format", choices=VALUE_FORMATS, default=DEFAULTS["value_format"],
@@ -167,7 +168,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the judge skill's answer: 'plain' works the expression out first; 'numbers-first' "
         "starts with the Input and Numbers lines and their comparison; 'split-fractions' works an "
         "operation on a fraction over whole numbers; 'need-last' checks the last operation against "
-        "the value it needs to make 24 (default: %(default)s)",
+        "the value it needs to make 24; 'cross-off' starts with the Input line and takes the "
+        "expression's numbers from it one by one (default: %(default)s)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
