@@ -155,10 +155,10 @@ def judge_prompt(
     """Is the answer right. Completion: worked lines, ``Numbers: ...``, ``Input: ...``,
     ``Same numbers: yes|no``, ``Makes 24: yes|no``, ``Verdict: correct|incorrect``.
 
-    ``input_first`` is for a model trained on the ``numbers-first`` judge layout (``train-tiny
-    --judge-format numbers-first``), whose answer starts with the ``Input:`` line: the prompt
+    ``input_first`` is for a model trained on a judge layout whose answer starts with the
+    ``Input:`` line (``train-tiny --judge-format numbers-first`` or ``cross-off``): the prompt
     then ends with that line as the assistant's prefill, so the model never copies the input,
-    and the completion starts at ``Numbers:``. :func:`parse_judge` reads either layout.
+    and the completion starts at the line after it. :func:`parse_judge` reads either layout.
     """
     prefill = f"Input: {_nums(numbers)}\n" if input_first else None
     return llama2_prompt(
