@@ -633,18 +633,17 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     ``Numbers:`` line.
     """
     _check_judge_format(judge_format)
+    makes = evaluate_expression(expr) == 24
+    ending = [
+        f"Makes 24: {'yes' if makes else 'no'}",
+        f"Verdict: {'correct' if _correct(nums, expr) else 'incorrect'}",
+    ]
     if judge_format == "cross-off":
         taken, same = cross_off_lines(nums, expr)
-        makes = evaluate_expression(expr) == 24
-        verdict = "correct" if _correct(nums, expr) else "incorrect"
         return "\n".join([
-            f"Input: {format_numbers(nums)}",
-            *taken,
-            f"Same numbers: {'yes' if same else 'no'}",
-            *evaluation_lines(expr),
-            f"Makes 24: {'yes' if makes else 'no'}",
-            f"Verdict: {verdict}",
-        ])
+            f"Input: {format_numbers(nums)}", *taken, f"Same numbers: {'yes' if same else 'no'}",
+            *evaluation_lines(expr), *ending,
+        ])  # fmt: skip
     if judge_format == "split-fractions":
         lines = [worked_operation(*op) for op in evaluation_steps(expr)]
     elif judge_format == "need-last":
@@ -654,8 +653,6 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
         lines = evaluation_lines(expr)
     used = expression_numbers(expr)
     same = sorted(used) == sorted(Fraction(n) for n in nums)
-    makes = evaluate_expression(expr) == 24
-    verdict = "correct" if _correct(nums, expr) else "incorrect"
     numbers = [
         f"Numbers: {format_numbers(used)}",
         f"Input: {format_numbers(nums)}",
@@ -666,9 +663,7 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
         head, tail = numbers, lines
     else:
         head, tail = lines, numbers
-    return "\n".join(
-        [*head, *tail, f"Makes 24: {'yes' if makes else 'no'}", f"Verdict: {verdict}"]
-    )
+    return "\n".join([*head, *tail, *ending])
 
 
 def calc_operations(rng: random.Random, n: int) -> list[tuple[Fraction, str, Fraction, Fraction]]:
