@@ -437,6 +437,24 @@ def test_cross_off_takes_the_expression_numbers_from_the_input_one_by_one():
     assert [e.turns[-1][0] for e in exs] == [e.turns[-1][0] for e in default]  # same draws, new layout
 
 
+def test_cross_off_split_is_cross_off_with_the_split_fraction_worked_lines():
+    assert D.judge_answer((2, 4, 6, 7), "6 / (2 - (7 / 4))", "cross-off-split").splitlines() == [
+        "Input: 2 4 6 7", "Take 6: 2 4 7", "Take 2: 4 7", "Take 7: 4", "Take 4: none", "Same numbers: yes",
+        "7 / 4 = 7/4", "2 - 7/4 = 8/4 - 7/4 = 1/4", "6 / 1/4 = 6 * 4 = 24", "Makes 24: yes", "Verdict: correct",
+    ]
+    rng = random.Random(9)
+    for _ in range(300):  # the cross-off head and ending, the split-fractions worked lines
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        cross = D.judge_answer(nums, expr, "cross-off").splitlines()
+        both = D.judge_answer(nums, expr, "cross-off-split").splitlines()
+        split = D.judge_answer(nums, expr, "split-fractions").splitlines()
+        head = [line for line in cross if " = " not in line]
+        assert [line for line in both if " = " not in line] == head
+        assert [line for line in both if " = " in line] == [line for line in split if " = " in line]
+        assert both[: len(head) - 2] == cross[: len(head) - 2]
+
+
 def test_calc_drill_works_out_the_judge_operations_mostly_on_fractions():
     rng = random.Random(8)
     ops = D.calc_operations(rng, 2000)

@@ -93,7 +93,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--judge-input-first", action="store_true",
         help="prefill judge prompts with the Input line (a model trained with --judge-format "
-        "numbers-first or cross-off)",
+        "numbers-first, cross-off or cross-off-split)",
     )
 
 

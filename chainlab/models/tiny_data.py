@@ -61,7 +61,7 @@ SYSTEMS: list[str | None] = [
 MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
 PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propose_answer
-JUDGE_FORMATS = ("plain", "numbers-first", "split-fractions", "need-last", "cross-off")  # see judge_answer
+JUDGE_FORMATS = ("plain", "numbers-first", "split-fractions", "need-last", "cross-off", "cross-off-split")  # see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
 SKILLS = ("io", "cot", "propose", "value", "judge", "calc")  # calc: a training-only drill
@@ -630,7 +630,8 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     the value it needs to make 24 (:func:`need_line`) instead of worked out. ``cross-off`` starts
     with the ``Input:`` line and takes the expression's numbers from it one by one
     (:func:`cross_off_lines`) before ``Same numbers``, then works the expression out; it has no
-    ``Numbers:`` line.
+    ``Numbers:`` line. ``cross-off-split`` is ``cross-off`` with the worked lines of
+    ``split-fractions``.
     """
     _check_judge_format(judge_format)
     makes = evaluate_expression(expr) == 24
@@ -638,19 +639,19 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
         f"Makes 24: {'yes' if makes else 'no'}",
         f"Verdict: {'correct' if _correct(nums, expr) else 'incorrect'}",
     ]
-    if judge_format == "cross-off":
-        taken, same = cross_off_lines(nums, expr)
-        return "\n".join([
-            f"Input: {format_numbers(nums)}", *taken, f"Same numbers: {'yes' if same else 'no'}",
-            *evaluation_lines(expr), *ending,
-        ])  # fmt: skip
-    if judge_format == "split-fractions":
+    if judge_format in ("split-fractions", "cross-off-split"):
         lines = [worked_operation(*op) for op in evaluation_steps(expr)]
     elif judge_format == "need-last":
         *first, (a, op, b, _) = evaluation_steps(expr)
         lines = evaluation_lines(expr)[: len(first)] + [need_line(a, op, b)]
     else:
         lines = evaluation_lines(expr)
+    if judge_format.startswith("cross-off"):
+        taken, same = cross_off_lines(nums, expr)
+        return "\n".join([
+            f"Input: {format_numbers(nums)}", *taken, f"Same numbers: {'yes' if same else 'no'}",
+            *lines, *ending,
+        ])  # fmt: skip
     used = expression_numbers(expr)
     same = sorted(used) == sorted(Fraction(n) for n in nums)
     numbers = [

@@ -169,7 +169,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "starts with the Input and Numbers lines and their comparison; 'split-fractions' works an "
         "operation on a fraction over whole numbers; 'need-last' checks the last operation against "
         "the value it needs to make 24; 'cross-off' starts with the Input line and takes the "
-        "expression's numbers from it one by one (default: %(default)s)",
+        "expression's numbers from it one by one; 'cross-off-split' is 'cross-off' with the worked "
+        "lines of 'split-fractions' (default: %(default)s)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
