@@ -399,14 +399,12 @@ JUDGE_TARGETS = {
         " yes|no`, then the expression\n  worked out operation by operation, `Makes 24: yes|no` and"
         " `Verdict: correct|incorrect`"
     ),
-    "cross-off-split": (
-        "the puzzle's `Input:`, the expression's numbers taken from it one by one in the order they"
-        " are written\n  (`Take 5: 4 6 10` … `Take 10: none`, or `Take 5: missing`), `Same numbers:"
-        " yes|no`, then the expression\n  worked out operation by operation, an operation on a fraction"
-        " over whole numbers first\n  (`12 / 3/4 = 12 * 4 / 3 = 48 / 3 = 16`), `Makes 24: yes|no` and"
-        " `Verdict: correct|incorrect`"
-    ),
 }
+JUDGE_TARGETS["cross-off-split"] = JUDGE_TARGETS["cross-off"].replace(
+    "operation by operation,",
+    "operation by operation, an operation on a fraction over whole numbers first\n"
+    "  (`12 / 3/4 = 12 * 4 / 3 = 48 / 3 = 16`),",
+)
 
 PROPOSE_TARGETS = {
     "plain": "every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order",

@@ -158,7 +158,8 @@ def judge_prompt(
     ``input_first`` is for a model trained on a judge layout whose answer starts with the
     ``Input:`` line (``train-tiny --judge-format numbers-first``, ``cross-off`` or
     ``cross-off-split``): the prompt then ends with that line as the assistant's prefill, so the
-    model never copies the input, and the completion starts at the line after it. :func:`parse_judge` reads either layout.
+    model never copies the input, and the completion starts at the line after it.
+    :func:`parse_judge` reads either layout.
     """
     prefill = f"Input: {_nums(numbers)}\n" if input_first else None
     return llama2_prompt(
