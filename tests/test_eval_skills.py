@@ -199,6 +199,11 @@ def test_judge_line_report_names_the_kind_of_line_that_fails(tmp_path):
     assert rep["accuracy"] == {"fraction": 0.5, "whole": 0.5, "input": 1.0, "numbers": 1.0, "same": 0.5, "makes": 0.0}
     cross = judge_line_report(items, [judge_answer(p, e, "cross-off") for p, e, _ in items], "cross-off")
     assert cross["lines"]["take"] == 6 and "numbers" not in cross["lines"] and cross["accuracy"]["take"] == 1.0
+    steps = judge_line_report(items, [judge_answer(p, e, "steps") for p, e, _ in items], "steps")
+    assert steps["lines"] == {"fraction": 2, "whole": 3, "missing": 1} and set(steps["accuracy"].values()) == {1.0}
+    assert judge_line_kind("6 30 | 30 - 6 = 24 (left: 24)") == "whole"
+    assert judge_line_kind("1/4 6 | 6 * 4 = 24 (left: 24)") == "whole"  # by its operation, not its list
+    assert judge_line_kind("4 10 30 | 30 - 6: 6 missing") == "missing"
     assert judge_line_report(items, ["", ""])["accuracy"]["same"] == 0.0  # missing lines count wrong
     assert judge_layout("chainlab-tiny") == "plain" and judge_layout(str(tmp_path)) == "plain"
     (tmp_path / "training_log.json").write_text(json.dumps({"config": {"judge_format": "cross-off"}}))

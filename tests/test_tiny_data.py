@@ -455,6 +455,39 @@ def test_cross_off_split_is_cross_off_with_the_split_fraction_worked_lines():
         assert both[: len(head) - 2] == cross[: len(head) - 2]
 
 
+def test_steps_replays_the_expression_as_restated_propose_steps():
+    assert D.judge_answer((4, 5, 6, 10), "(5 * (10 - 4)) - 6", "steps").splitlines() == [
+        "4 5 6 10 | 10 - 4 = 6 (left: 5 6 6)", "5 6 6 | 5 * 6 = 30 (left: 6 30)",
+        "6 30 | 30 - 6 = 24 (left: 24)", "Verdict: correct",
+    ]
+    assert D.judge_answer((3, 3, 8, 8), "8 / (3 - (8 / 3))", "steps").splitlines() == [
+        "3 3 8 8 | 8 / 3 = 8/3 (left: 8/3 3 8)", "8/3 3 8 | 3 - 8/3 = 1/3 (left: 1/3 8)",
+        "1/3 8 | 8 / 1/3 = 24 (left: 24)", "Verdict: correct",
+    ]
+    assert D.replay_lines((4, 5, 6, 10), "(5 * (10 - 3)) - 6") == ["4 5 6 10 | 10 - 3: 3 missing"]
+    assert D.replay_lines((4, 5, 6, 10), "(5 * 6) - 6") == [
+        "4 5 6 10 | 5 * 6 = 30 (left: 4 10 30)", "4 10 30 | 30 - 6: 6 missing",
+    ]
+    assert D.replay_lines((2, 3, 4, 4), "2 * 3 * 4")[-1] == "4 4 6 | 6 * 4 = 24 (left: 4 24)"  # a 4 unused
+    rng = random.Random(11)
+    for _ in range(1000):  # the replay ends at (left: 24) exactly when the answer is correct
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        lines = D.judge_answer(nums, expr, "steps").splitlines()
+        ok = D._correct(nums, expr)
+        assert lines[-1] == f"Verdict: {'correct' if ok else 'incorrect'}"
+        assert lines[-2].endswith("(left: 24)") == ok
+        assert lines[0].startswith(D.format_numbers(nums) + " | ")
+        for above, line in zip(lines, lines[1:-1], strict=False):  # each line works on the numbers the line above left
+            assert line.split(" | ")[0] == above.split("(left: ")[1].rstrip(")")
+        for line, (a, op, b, r) in zip(lines[:-1], D.evaluation_steps(expr), strict=False):
+            assert line.split(" | ")[1].startswith(f"{D.format_number(a)} {op} {D.format_number(b)}")
+            assert line.endswith(" missing") or f" = {D.format_number(r)} (left: " in line
+    exs = list(D.iter_examples(40, seed=6, mix={"judge": 1.0}, judge_format="steps"))
+    default = list(D.iter_examples(40, seed=6, mix={"judge": 1.0}))
+    assert [e.turns[-1][0] for e in exs] == [e.turns[-1][0] for e in default]  # same draws, new layout
+
+
 def test_calc_drill_works_out_the_judge_operations_mostly_on_fractions():
     rng = random.Random(8)
     ops = D.calc_operations(rng, 2000)

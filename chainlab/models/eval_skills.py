@@ -251,15 +251,21 @@ def _value_scores(llm, states, log: list[dict] | None) -> dict:
     return res
 
 
-JUDGE_LINE_KINDS = ("fraction", "whole", "input", "numbers", "take", "same", "makes")
+JUDGE_LINE_KINDS = ("fraction", "whole", "missing", "input", "numbers", "take", "same", "makes")
 _FRACTION = re.compile(r"\d/\d")
 
 
 def judge_line_kind(line: str) -> str | None:
     """Kind of a judge answer line: a worked line on a ``fraction`` (``3 / 1/4 = 12``) or on
-    ``whole`` numbers, or the ``input`` / ``numbers`` / ``take`` / ``same`` / ``makes`` line;
-    None for the verdict and anything else."""
+    ``whole`` numbers (a replayed step, ``5 6 6 | 5 * 6 = 30 (left: 6 30)``, by its operation),
+    a replayed step's ``missing`` operand, or the ``input`` / ``numbers`` / ``take`` / ``same`` /
+    ``makes`` line; None for the verdict and anything else."""
     line = line.strip()
+    if " | " in line:  # a replayed step (judge layout ``steps``): the kind of its operation
+        work = line.split(" | ", 1)[1].split(" (left:")[0]
+        if work.endswith(" missing"):
+            return "missing"
+        return "fraction" if _FRACTION.search(work) else "whole"
     if " = " in line and not line.startswith(("Take ", "Verdict")):
         return "fraction" if _FRACTION.search(line) else "whole"
     for prefix, kind in (("Input:", "input"), ("Numbers:", "numbers"), ("Take ", "take"),
@@ -274,7 +280,7 @@ def _lines_by_kind(text: str) -> dict[str, list[str]]:
     kinds: dict[str, list[str]] = {}
     for line in text.splitlines():
         kind = judge_line_kind(line)
-        if kind in ("fraction", "whole"):
+        if kind in ("fraction", "whole", "missing"):
             kind = "worked"  # fraction or whole is decided by the target's line, not the model's
         if kind:
             kinds.setdefault(kind, []).append(line.strip())

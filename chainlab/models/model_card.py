@@ -405,6 +405,11 @@ JUDGE_TARGETS["cross-off-split"] = JUDGE_TARGETS["cross-off"].replace(
     "operation by operation, an operation on a fraction over whole numbers first\n"
     "  (`12 / 3/4 = 12 * 4 / 3 = 48 / 3 = 16`),",
 )
+JUDGE_TARGETS["steps"] = (
+    "the expression replayed from the puzzle's numbers as restated steps, operation by operation"
+    " (`4 5 6 10 | 10 - 4 = 6\n  (left: 5 6 6)` … `(left: 24)`, or `4 5 6 10 | 10 - 3: 3 missing`),"
+    " then `Verdict: correct|incorrect`"
+)
 
 PROPOSE_TARGETS = {
     "plain": "every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order",

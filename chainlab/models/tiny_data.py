@@ -61,7 +61,9 @@ SYSTEMS: list[str | None] = [
 MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
 PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propose_answer
-JUDGE_FORMATS = ("plain", "numbers-first", "split-fractions", "need-last", "cross-off", "cross-off-split")  # see judge_answer
+JUDGE_FORMATS = (
+    "plain", "numbers-first", "split-fractions", "need-last", "cross-off", "cross-off-split", "steps",
+)  # see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
 SKILLS = ("io", "cot", "propose", "value", "judge", "calc")  # calc: a training-only drill
@@ -616,6 +618,31 @@ def cross_off_lines(nums, expr: str) -> tuple[list[str], bool]:
     return lines, not left
 
 
+def replay_lines(nums, expr: str) -> list[str]:
+    """The expression replayed as the propose skill's restated steps, from the puzzle's numbers:
+    each operation in evaluation order takes its two operands from the numbers left and writes
+    what is left (``4 5 6 10 | 10 - 4 = 6 (left: 5 6 6)``); an operand the numbers left do not
+    hold ends the replay as ``4 5 6 10 | 10 - 3: 3 missing``.
+
+    The replay ends at ``(left: 24)`` exactly when the answer is correct: taking every operand
+    from the numbers left checks that the expression uses the puzzle's numbers (a leaf the puzzle
+    lacks goes missing, an unused one stays left) and the last ``left`` is its value."""
+    left = [Fraction(n) for n in nums]
+    head = format_numbers(nums)
+    lines = []
+    for a, op, b, result in evaluation_steps(expr):
+        work = f"{format_number(a)} {op} {format_number(b)}"
+        for x in (a, b):
+            if x not in left:
+                lines.append(f"{head} | {work}: {format_number(x)} missing")
+                return lines
+            left.remove(x)
+        left = sorted([*left, result])
+        lines.append(f"{head} | {work} = {format_number(result)} (left: {format_numbers(left)})")
+        head = format_numbers(left)
+    return lines
+
+
 def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     """Target of the judge skill: the expression worked out, the numbers used next to the input's,
     whether they are the same and whether the value is 24 (each a yes/no read off adjacent lines),
@@ -631,14 +658,16 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     with the ``Input:`` line and takes the expression's numbers from it one by one
     (:func:`cross_off_lines`) before ``Same numbers``, then works the expression out; it has no
     ``Numbers:`` line. ``cross-off-split`` is ``cross-off`` with the worked lines of
-    ``split-fractions``.
+    ``split-fractions``. ``steps`` replays the expression in the propose skill's restated step
+    lines (:func:`replay_lines`), so that the numbers and the value are checked by the lines the
+    model writes best, then gives the verdict.
     """
     _check_judge_format(judge_format)
+    verdict = f"Verdict: {'correct' if _correct(nums, expr) else 'incorrect'}"
+    if judge_format == "steps":
+        return "\n".join([*replay_lines(nums, expr), verdict])
     makes = evaluate_expression(expr) == 24
-    ending = [
-        f"Makes 24: {'yes' if makes else 'no'}",
-        f"Verdict: {'correct' if _correct(nums, expr) else 'incorrect'}",
-    ]
+    ending = [f"Makes 24: {'yes' if makes else 'no'}", verdict]
     if judge_format in ("split-fractions", "cross-off-split"):
         lines = [worked_operation(*op) for op in evaluation_steps(expr)]
     elif judge_format == "need-last":

@@ -170,7 +170,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "operation on a fraction over whole numbers; 'need-last' checks the last operation against "
         "the value it needs to make 24; 'cross-off' starts with the Input line and takes the "
         "expression's numbers from it one by one; 'cross-off-split' is 'cross-off' with the worked "
-        "lines of 'split-fractions' (default: %(default)s)",
+        "lines of 'split-fractions'; 'steps' replays the expression from the Input in the propose "
+        "skill's restated step lines (default: %(default)s)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(

@@ -153,7 +153,9 @@ def judge_prompt(
     input_first: bool = False,
 ) -> str:
     """Is the answer right. Completion: worked lines, ``Numbers: ...``, ``Input: ...``,
-    ``Same numbers: yes|no``, ``Makes 24: yes|no``, ``Verdict: correct|incorrect``.
+    ``Same numbers: yes|no``, ``Makes 24: yes|no``, ``Verdict: correct|incorrect`` — the layout
+    the shipped model writes; a model trained with another ``train-tiny --judge-format`` writes
+    that one (``steps``: the answer replayed as restated steps, then the verdict).
 
     ``input_first`` is for a model trained on a judge layout whose answer starts with the
     ``Input:`` line (``train-tiny --judge-format numbers-first``, ``cross-off`` or
