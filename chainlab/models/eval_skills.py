@@ -281,7 +281,7 @@ def _lines_by_kind(text: str) -> dict[str, list[str]]:
     for line in text.splitlines():
         kind = judge_line_kind(line)
         if kind in ("fraction", "whole", "missing"):
-            kind = "worked"  # fraction or whole is decided by the target's line, not the model's
+            kind = "worked"  # its kind (fraction, whole, missing) is the target line's, not the model's
         if kind:
             kinds.setdefault(kind, []).append(line.strip())
     return kinds
