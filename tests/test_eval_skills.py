@@ -25,6 +25,7 @@ def test_scoring_counts_exactly_what_it_claims():
             "Verdict: correct",  # judge on the corrupted answer: wrong
             "Answer: (1 + 2 + 3) * 4 = 24",  # io: solved
             "4 * 6 = 24\nAnswer: 4 * 6 = 24",  # cot: not a use of the four numbers
+            "Answer: ((1 + 2) + 3) * 4 = 24",  # answer after the prefilled steps: right
         ]
     )
     res = evaluate(llm, [puzzle], n_states=2, samples=1, seed=0)
@@ -33,6 +34,35 @@ def test_scoring_counts_exactly_what_it_claims():
     assert res["value_accuracy"] == 0.5 and res["value_states"] == 2
     assert res["judge_accuracy"] == 0.5 and res["judge_items"] == 2
     assert res["io_success"] == 1.0 and res["cot_success"] == 0.0
+    assert res["answer_success"] == 1.0 and res["answer_puzzles"] == 1
+
+
+def test_answer_skill_prefills_a_whole_number_solution():
+    """``answer`` prompts CoT with a right solution's three steps, all results whole numbers (the
+    paths a search over whole-number proposals finds), and scores the Answer line written next; a
+    puzzle with only fraction solutions is left out."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    from chainlab.models.eval_skills import answer_paths
+    from chainlab.tasks.game24_math import format_step
+
+    class Prompts(BaseCallbackHandler):
+        seen: list[str] = []
+
+        def on_llm_start(self, serialized, prompts, **kwargs):
+            self.seen.extend(prompts)
+
+    items = answer_paths([(1, 2, 3, 4), (1, 5, 5, 5), (4, 5, 6, 10)], seed=0)
+    assert [p for p, _ in items] == [(1, 2, 3, 4), (4, 5, 6, 10)]  # 5 * (5 - 1/5) needs a fraction
+    for _, steps in items:
+        assert len(steps) == 3 and steps[-1].result == 24
+        assert all(s.result.denominator == 1 for s in steps)
+    llm = FakeListLLM(responses=["Answer: ((1 + 2) + 3) * 4 = 24", "Answer: (10 - 4) * (5 - 6 + 5) = 24"],
+                      callbacks=[Prompts()])  # fmt: skip
+    res = evaluate(llm, [(1, 2, 3, 4), (1, 5, 5, 5), (4, 5, 6, 10)], seed=0, only=("answer",))
+    assert res["answer_puzzles"] == 2 and res["answer_success"] == 0.5
+    steps = items[0][1]
+    assert Prompts.seen[0].endswith("[/INST] " + "".join(f"{format_step(s)}\n" for s in steps))
 
 
 def test_restated_proposals_are_prompted_with_a_prefill():
@@ -90,6 +120,7 @@ def test_eval_tiny_on_the_shipped_model(tmp_path, capsys):
     for key in ("propose_valid", "propose_valid_greedy", "value_accuracy", "judge_accuracy"):
         assert 0.0 <= res[key] <= 1.0, key
     assert res["propose_valid_greedy"] > 0.5  # the shipped model proposes mostly valid steps
+    assert 0 < res["answer_puzzles"] <= 8 and 0.0 <= res["answer_success"] <= 1.0
     assert "propose_valid" in capsys.readouterr().out
     lo, hi = res["judge_ci95"]
     assert lo <= res["judge_accuracy"] <= hi
@@ -159,7 +190,7 @@ def test_only_scores_the_named_skills_on_the_same_items():
     llm = FakeListLLM(responses=["Verdict: correct", "Verdict: incorrect"])
     res = evaluate(llm, [puzzle], samples=1, seed=0, only=("judge",), judge_answers=1)
     assert res["skills"] == ["judge"] and res["judge_accuracy"] == 1.0 and res["judge_items"] == 2
-    assert not any(k.startswith(("propose", "value", "io", "cot")) for k in res)
+    assert not any(k.startswith(("propose", "value", "io", "cot", "answer")) for k in res)
     full_log: list[dict] = []
     judge_log: list[dict] = []
     evaluate(FakeListLLM(responses=["x"] * 10), [puzzle], n_states=2, samples=1, seed=3, log=full_log)

@@ -15,7 +15,11 @@
   with ``judge_line_accuracy``: how often each kind of line it writes (worked lines on
   fractions or whole numbers, the number lists, ``Same numbers``, ``Makes 24``) equals the target
   of the layout it was trained on (:func:`judge_line_report`), to see which part of a judgment fails;
-* ``io`` and ``cot``: greedy success on the test puzzles (for reference).
+* ``io`` and ``cot``: greedy success on the test puzzles (for reference);
+* ``answer``: greedy share of test puzzles whose ``Answer:`` line is right when the CoT prompt is
+  prefilled with a right three-step solution over whole numbers (``answer_success``, on the
+  ``answer_puzzles`` that have one) — the one call of ``tot-paper`` that no other skill measures:
+  the model writing the final expression from the steps a search found.
 
 Value and judge accuracies come with 95% Wilson intervals (``value_ci95``, ``judge_ci95``), and
 the judge's with its two error kinds (right answers rejected, wrong answers accepted).
@@ -40,7 +44,7 @@ from fractions import Fraction
 from pathlib import Path
 
 #: the Game of 24 skills eval-tiny scores, in the order it runs them (``--only`` picks some)
-GAME24_SKILLS = ("propose", "value", "judge", "io", "cot")
+GAME24_SKILLS = ("propose", "value", "judge", "io", "cot", "answer")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -367,6 +371,33 @@ def _success(llm, puzzles, skill: str) -> float:
     return sum(check_answer(p, a) for p, a in zip(puzzles, answers, strict=True)) / len(puzzles)
 
 
+def answer_paths(puzzles, seed: int = 0) -> list[tuple[tuple, list]]:
+    """(puzzle, steps) for each puzzle with a solution whose results are all whole numbers (the
+    paths a search over ``propose``'s whole-number steps can find), one path drawn per puzzle."""
+    from chainlab.tasks.game24_math import solution_paths
+
+    rng = random.Random(seed)
+    out = []
+    for p in puzzles:
+        paths = [q for q in solution_paths(p) if all(s.result.denominator == 1 for s in q)]
+        if paths:
+            out.append((tuple(p), rng.choice(paths)))
+    return out
+
+
+def _answer_scores(llm, puzzles, seed: int) -> dict:
+    """Greedy ``Answer:`` lines written after a right solution's three steps (prefilled)."""
+    from chainlab.prompts import game24 as P
+    from chainlab.tasks.game24_math import check_answer
+
+    items = answer_paths(puzzles, seed)
+    if not items:
+        return {"answer_success": None, "answer_puzzles": 0}
+    outs = _texts(llm, [P.cot_prompt(p, steps) for p, steps in items], max_new_tokens=48)
+    right = [check_answer(p, P.parse_answer(o[0]) or "") for (p, _), o in zip(items, outs, strict=True)]
+    return {"answer_success": sum(right) / len(right), "answer_puzzles": len(right)}
+
+
 def evaluate(
     llm,
     puzzles,
@@ -403,6 +434,8 @@ def evaluate(
     for skill in ("io", "cot"):
         if skill in only:
             res[f"{skill}_success"] = _success(llm, puzzles, skill)
+    if "answer" in only:
+        res.update(_answer_scores(llm, puzzles, seed))
     res["seconds"] = round(time.time() - t0, 1)
     return res
 

@@ -45,6 +45,7 @@ def skills_table(full: dict | None, gptq: dict | None) -> str:
         ("judge: accuracy, correct vs corrupted answers", "judge_accuracy", "≥ 98%"),
         ("io: greedy success", "io_success", "—"),
         ("cot: greedy success", "cot_success", "—"),
+        ("answer: written from a right solution's steps (as `tot-paper` does)", "answer_success", "—"),
     ]
     out = ["| skill | chainlab-tiny | chainlab-tiny-gptq | floor |", "|---|---|---|---|"]
     for label, key, floor in rows:
