@@ -8,9 +8,11 @@ from chainlab.prompts import game24 as P
 from chainlab.tasks.game24_math import (
     ExpressionError,
     answer_expression,
+    build_lines,
     check_answer,
     evaluate_expression,
     evaluation_lines,
+    expansion_forms,
     format_step,
     is_solvable,
     next_steps,
@@ -63,6 +65,40 @@ def test_answer_expression_from_path():
     expr = answer_expression([4, 5, 6, 10], path)
     assert evaluate_expression(expr) == 24
 
+
+
+def test_expansion_forms_and_build_lines_write_the_expression_one_step_at_a_time():
+    def path(nums, *lines):
+        steps, state = [], [Fraction(n) for n in nums]
+        for line in lines:
+            step = P.parse_step_line(line, state)
+            steps.append(step)
+            state = list(step.left)
+        return steps
+
+    chain = path([1, 2, 4, 7], "1 + 7 = 8 (left: 2 4 8)", "4 + 8 = 12 (left: 2 12)", "2 * 12 = 24 (left: 24)")
+    assert expansion_forms([1, 2, 4, 7], chain) == ["2 * 12", "2 * (4 + 8)", "2 * (4 + (1 + 7))"]
+    fork = path([1, 2, 3, 4], "1 + 2 = 3 (left: 3 3 4)", "3 + 3 = 6 (left: 4 6)", "4 * 6 = 24 (left: 24)")
+    assert expansion_forms([1, 2, 3, 4], fork) == ["4 * 6", "4 * (3 + 3)", "4 * ((1 + 2) + 3)"]
+    frac = path([3, 3, 8, 8], "8 / 3 = 8/3 (left: 8/3 3 8)", "3 - 8/3 = 1/3 (left: 1/3 8)", "8 / 1/3 = 24 (left: 24)")
+    # an unexpanded fraction is parenthesized, so every form is an expression that equals 24
+    assert expansion_forms([3, 3, 8, 8], frac) == ["8 / (1/3)", "8 / (3 - (8/3))", "8 / (3 - (8 / 3))"]
+    for nums in ([4, 5, 6, 10], [3, 3, 8, 8], [1, 2, 4, 7], [2, 3, 5, 12]):
+        for p in solution_paths(nums):
+            forms = expansion_forms(nums, p)
+            assert forms[-1] == answer_expression(nums, p) and len(forms) == len(p)
+            assert all(evaluate_expression(f) == 24 for f in forms)
+    with pytest.raises(ValueError, match="not among the numbers"):
+        expansion_forms([1, 2, 4, 7], chain[1:])
+    # built forward: one line per step, earlier results written out as their own line's expression
+    assert build_lines([1, 2, 4, 7], chain) == ["8 = 1 + 7", "12 = 4 + 8 = 4 + (1 + 7)", "24 = 2 * 12 = 2 * (4 + (1 + 7))"]
+    assert build_lines([1, 2, 3, 4], fork) == ["3 = 1 + 2", "6 = 3 + 3 = (1 + 2) + 3", "24 = 4 * 6 = 4 * ((1 + 2) + 3)"]
+    assert build_lines([3, 3, 8, 8], frac)[1:] == ["1/3 = 3 - 8/3 = 3 - (8 / 3)", "24 = 8 / 1/3 = 8 / (3 - (8 / 3))"]
+    for nums in ([4, 5, 6, 10], [3, 3, 8, 8], [2, 3, 5, 12]):
+        for p in solution_paths(nums):
+            lines = build_lines(nums, p)
+            assert lines[-1].split(" = ")[-1] == answer_expression(nums, p)
+            assert all(evaluate_expression(line.split(" = ")[-1]) == s.result for line, s in zip(lines, p, strict=True))
 
 def test_check_answer_is_the_tot_paper_rule():
     assert check_answer("4 5 6 10", "Answer: (5 * (10 - 4)) - 6 = 24")

@@ -218,6 +218,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
         assert float(opts.get("judge-correct-share", 0.5)) == cfg.get("judge_correct_share", 0.5)
         assert opts.get("propose-format", "plain") == cfg.get("propose_format", "plain")
         assert opts.get("judge-format", "plain") == cfg.get("judge_format", "plain")
+        assert opts.get("cot-format", "plain") == cfg.get("cot_format", "plain")
         if "init_from" not in cfg:  # a continued run keeps its init model's architecture
             assert int(opts.get("heads", 8)) == cfg.get("heads", 8)
             assert int(opts.get("layers", 6)) == cfg.get("layers", 6)
@@ -245,3 +246,11 @@ def test_every_judge_format_has_a_model_card_description():
 
     assert set(JUDGE_TARGETS) == set(JUDGE_FORMATS)
     assert all("Verdict: correct|incorrect" in text for text in JUDGE_TARGETS.values())
+
+
+def test_every_cot_format_has_a_model_card_description():
+    from chainlab.models.model_card import COT_TARGETS
+    from chainlab.models.tiny_data import COT_FORMATS
+
+    assert set(COT_TARGETS) == set(COT_FORMATS)
+    assert all("`Answer: … = 24`" in text for text in COT_TARGETS.values())

@@ -8,7 +8,13 @@ import pytest
 
 from chainlab.models import tiny_data as D
 from chainlab.prompts import game24 as P
-from chainlab.tasks.game24_math import check_answer, evaluate_expression, is_solvable
+from chainlab.tasks.game24_math import (
+    check_answer,
+    evaluate_expression,
+    format_step,
+    is_solvable,
+    solution_paths,
+)
 
 
 @pytest.fixture(scope="module")
@@ -523,3 +529,30 @@ def test_a_data_recipe_or_its_options_draw_the_same_data():
         next(D.iter_examples(1, recipe=recipe, wide_share=0.5))
     with pytest.raises(ValueError, match="wide_share must be within 0..1"):
         D.DataRecipe(wide_share=2)
+
+
+def test_cot_expand_writes_the_expression_back_before_the_answer():
+    nums = (1, 2, 4, 7)
+    path = next(
+        q for q in solution_paths(nums)
+        if [format_step(s) for s in q] == ["1 + 7 = 8 (left: 2 4 8)", "4 + 8 = 12 (left: 2 12)", "2 * 12 = 24 (left: 24)"]
+    )
+    assert D.cot_answer(nums, path).splitlines()[3:] == ["Answer: 2 * (4 + (1 + 7)) = 24"]
+    assert D.cot_answer(nums, path, "expand").splitlines()[3:] == [
+        "24 = 2 * 12 = 2 * (4 + 8) = 2 * (4 + (1 + 7))", "Answer: 2 * (4 + (1 + 7)) = 24",
+    ]
+    assert D.cot_answer(nums, path, "build").splitlines()[3:] == [
+        "8 = 1 + 7", "12 = 4 + 8 = 4 + (1 + 7)", "24 = 2 * 12 = 2 * (4 + (1 + 7))", "Answer: 2 * (4 + (1 + 7)) = 24",
+    ]
+    with pytest.raises(ValueError, match="CoT format"):
+        D.DataRecipe(cot_format="tree")
+    # the default draws what the generator drew before the option; expand only adds the line
+    rng_a, rng_b = random.Random(3), random.Random(3)
+    for _ in range(50):
+        user, plain = D.make_turn("cot", rng_a)
+        user_b, expand = D.make_turn("cot", rng_b, D.DataRecipe(cot_format="expand"))
+        assert user == user_b
+        lines = expand.splitlines()
+        assert [ln for ln in lines if not ln.startswith("24 = ")] == plain.splitlines()
+        assert lines[-2].startswith("24 = ") and lines[-2].endswith(" = " + P.parse_answer(lines[-1]))
+        assert P.parse_answer(expand) == P.parse_answer(plain)

@@ -258,10 +258,14 @@ def test_judge_small_share_option(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("key", "value", "tag"),
-    [("propose_format", "grouped", "pgrouped"), ("judge_format", "numbers-first", "Jnumbers-first")],
+    [
+        ("propose_format", "grouped", "pgrouped"),
+        ("judge_format", "numbers-first", "Jnumbers-first"),
+        ("cot_format", "expand", "cexpand"),
+    ],
 )
 def test_answer_format_options(tmp_path, capsys, key, value, tag):
-    """``--propose-format`` / ``--judge-format``: logged in the config, tagged in the data file's
+    """``--propose-format`` / ``--judge-format`` / ``--cot-format``: logged in the config, tagged in the data file's
     name, and refused with a given ``--data`` file (they shape generated data)."""
     from chainlab.models.train_tiny import DEFAULTS, data_phases
 

@@ -366,7 +366,7 @@ def _success(llm, puzzles, skill: str) -> float:
         outs = _texts(llm, [P.io_prompt(p) for p in puzzles], max_new_tokens=48)
         answers = [o[0] for o in outs]
     else:
-        outs = _texts(llm, [P.cot_prompt(p) for p in puzzles], max_new_tokens=120)
+        outs = _texts(llm, [P.cot_prompt(p) for p in puzzles], max_new_tokens=160)
         answers = [P.parse_answer(o[0]) or "" for o in outs]
     return sum(check_answer(p, a) for p, a in zip(puzzles, answers, strict=True)) / len(puzzles)
 
@@ -393,7 +393,7 @@ def _answer_scores(llm, puzzles, seed: int) -> dict:
     items = answer_paths(puzzles, seed)
     if not items:
         return {"answer_success": None, "answer_puzzles": 0}
-    outs = _texts(llm, [P.cot_prompt(p, steps) for p, steps in items], max_new_tokens=48)
+    outs = _texts(llm, [P.cot_prompt(p, steps) for p, steps in items], max_new_tokens=96)
     right = [check_answer(p, P.parse_answer(o[0]) or "") for (p, _), o in zip(items, outs, strict=True)]
     return {"answer_success": sum(right) / len(right), "answer_puzzles": len(right)}
 

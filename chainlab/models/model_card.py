@@ -110,7 +110,7 @@ def _recipe(tc: dict) -> dict:
     keys = (
         "wide_share", "late_share", "late_wide_share", "mark_weight", "mix", "value_format",
         "judge_other_share", "judge_small_share", "propose_format", "judge_format", "result_weight",
-        "judge_correct_share",
+        "judge_correct_share", "cot_format",
     )  # fmt: skip
     return {k: tc.get(k, DEFAULTS[k]) for k in keys}
 
@@ -257,6 +257,8 @@ def _continued_changes(rc: dict, rp: dict) -> list[str]:
         out.append(f"the propose skill learns the `{rc['propose_format']}` layout (below)")
     if rc["judge_format"] != rp["judge_format"]:
         out.append(f"the judge skill learns the `{rc['judge_format']}` layout (below)")
+    if rc["cot_format"] != rp["cot_format"]:
+        out.append(f"the CoT skill learns the `{rc['cot_format']}` layout (below)")
     if rc["judge_small_share"] != rp["judge_small_share"]:
         share = rc["judge_small_share"]
         out.append(f"{share:.0%} of the judge's puzzles have 3 or 5 numbers over 1..13")
@@ -355,6 +357,7 @@ def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
         value_check=VALUE_CHECKS[_recipe(train["config"])["value_format"]],
         propose_target=PROPOSE_TARGETS[_recipe(train["config"])["propose_format"]],
         judge_target=JUDGE_TARGETS[_recipe(train["config"])["judge_format"]],
+        cot_target=COT_TARGETS[_recipe(train["config"])["cot_format"]],
         judge_small=_judge_small_text(train["config"]) + _judge_correct_text(train["config"]),
         params=train["parameters"],
         params_m=train["parameters"] / 1e6,
@@ -428,6 +431,19 @@ PROPOSE_TARGETS = {
 }
 
 
+COT_TARGETS = {
+    "plain": "a solution path as three step lines, then `Answer: … = 24`",
+    "expand": (
+        "a solution path as three step lines, then the expression written back from the last step,\n"
+        "  one step's result replaced by its operation per form (`24 = 2 * 12 = 2 * (4 + 8) = 2 * (4 + (1 + 7))`),"
+        "\n  then `Answer: … = 24`"
+    ),
+    "build": (
+        "a solution path as three step lines, then the expression built forward, one line per step\n"
+        "  (`8 = 1 + 7`, `12 = 4 + 8 = 4 + (1 + 7)`, `24 = 2 * 12 = 2 * (4 + (1 + 7))`), then `Answer: … = 24`"
+    ),
+}
+
 def _judge_small_text(tc: dict) -> str:
     """The model card's sentence on judge puzzles of 3 and 5 numbers, when the recipe has them."""
     share = _recipe(tc)["judge_small_share"]
@@ -495,7 +511,7 @@ the same skill (few-shot) and the final turn. Targets (`chainlab/models/tiny_dat
 * `judge`: {judge_target}; wrong
   answers are near misses (one operator or number changed, another puzzle's answer) or, for 35%,
   random steps over the right numbers;{judge_small}
-* `cot`: a solution path as three step lines, then `Answer: … = 24`; `io`: the answer line only.
+* `cot`: {cot_target}; `io`: the answer line only.
 
 ## Held-out protocol
 No 4-number multiset of the ToT paper's `24.csv` (all 1,362 rows) is the 4-number start of any

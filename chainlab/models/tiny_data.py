@@ -29,9 +29,11 @@ from chainlab.tasks.game24_math import (
     Step,
     answer_expression,
     apply_op,
+    build_lines,
     evaluate_expression,
     evaluation_lines,
     evaluation_steps,
+    expansion_forms,
     expression_numbers,
     format_number,
     format_numbers,
@@ -61,6 +63,7 @@ SYSTEMS: list[str | None] = [
 MATCH = "!"  # value checks: marks a needed pair result (need) or a result of 24 (pairs)
 VALUE_FORMATS = ("need", "pairs")  # worked value checks: see value_check and pair_check
 PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propose_answer
+COT_FORMATS = ("plain", "expand", "build")  # CoT answers: see cot_answer
 JUDGE_FORMATS = (
     "plain", "numbers-first", "split-fractions", "need-last", "cross-off", "cross-off-split", "steps",
 )  # see judge_answer
@@ -422,6 +425,31 @@ def solution(nums, rng: random.Random) -> tuple[list[Step], str]:
     return path, answer_expression(nums, path)
 
 
+def _check_cot_format(cot_format: str) -> None:
+    if cot_format not in COT_FORMATS:
+        raise ValueError(f"Unknown CoT format {cot_format!r}; choose from {COT_FORMATS}.")
+
+
+def cot_answer(nums, path: list[Step], cot_format: str = "plain") -> str:
+    """Target of the CoT skill: the path's step lines, then ``Answer: <expression> = 24``.
+
+    ``expand`` writes, before the ``Answer:`` line, the expression back from the last step, one
+    step's result replaced by its operation per form (:func:`expansion_forms`):
+    ``24 = 2 * 12 = 2 * (4 + 8) = 2 * (4 + (1 + 7))`` — each form copies the one before it and
+    changes one number, and the answer copies the last form, where the plain layout writes the
+    whole expression from the steps in one go. ``build`` writes it forward instead, one line per
+    step (:func:`build_lines`): ``8 = 1 + 7``, ``12 = 4 + 8 = 4 + (1 + 7)``, ``24 = 2 * 12 = 2 * (4 +
+    (1 + 7))`` — an earlier result is looked up by the line that starts with it."""
+    _check_cot_format(cot_format)
+    lines = [format_step(s) for s in path]
+    if cot_format == "expand":
+        lines.append("24 = " + " = ".join(expansion_forms(nums, path)))
+    elif cot_format == "build":
+        lines += build_lines(nums, path)
+    lines.append(f"Answer: {answer_expression(nums, path)} = 24")
+    return "\n".join(lines)
+
+
 def corrupt_expression(nums, rng: random.Random) -> str:
     """A wrong answer: one operator changed, one number changed, or another puzzle's answer."""
     for _ in range(50):
@@ -736,8 +764,9 @@ class DataRecipe:
     answers that answer another puzzle (:func:`training_wrong_expression`). ``judge_small_share``:
     the share of judge turns on a 3- or 5-number puzzle over 1..13 (:func:`small_puzzle`).
     ``judge_correct_share``: the share of judge turns whose answer is right (the rest are wrong).
-    ``propose_format``: see :func:`propose_answer`; ``judge_format``: see :func:`judge_answer`. An
-    option at its default draws exactly what the generator drew before the option existed.
+    ``propose_format``: see :func:`propose_answer`; ``judge_format``: see :func:`judge_answer`;
+    ``cot_format``: see :func:`cot_answer`. An option at its default draws exactly what the
+    generator drew before the option existed.
     """
 
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
@@ -748,6 +777,7 @@ class DataRecipe:
     judge_correct_share: float = 0.5
     propose_format: str = "plain"
     judge_format: str = "plain"
+    cot_format: str = "plain"
 
     def __post_init__(self) -> None:
         for name in ("wide_share", "judge_other_share", "judge_small_share", "judge_correct_share"):
@@ -757,6 +787,7 @@ class DataRecipe:
         _check_value_format(self.value_format)
         _check_propose_format(self.propose_format)
         _check_judge_format(self.judge_format)
+        _check_cot_format(self.cot_format)
 
 
 def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe()) -> tuple[str, str]:
@@ -767,9 +798,8 @@ def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe())
         return P.io_user(nums), f"Answer: {expr} = 24"
     if skill == "cot":
         nums = random_start(rng, solvable=True)
-        path, expr = solution(nums, rng)
-        lines = [format_step(s) for s in path] + [f"Answer: {expr} = 24"]
-        return P.cot_user(nums), "\n".join(lines)
+        path, _ = solution(nums, rng)
+        return P.cot_user(nums), cot_answer(nums, path, recipe.cot_format)
     if skill == "propose":
         r = rng.random()
         if r < 0.5:

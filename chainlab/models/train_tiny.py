@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from chainlab.models.tiny_data import (
+    COT_FORMATS,
     DEFAULT_MIX,
     JUDGE_FORMATS,
     PROPOSE_FORMATS,
@@ -79,6 +80,7 @@ DEFAULTS = dict(
     judge_correct_share=0.5,  # share of judge turns whose answer is right
     propose_format="plain",  # the propose skill's answer layout (tiny_data.propose_answer)
     judge_format="plain",  # the judge skill's answer layout (tiny_data.judge_answer)
+    cot_format="plain",  # the CoT skill's answer layout (tiny_data.cot_answer)
 )
 
 
@@ -172,6 +174,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "expression's numbers from it one by one; 'cross-off-split' is 'cross-off' with the worked "
         "lines of 'split-fractions'; 'steps' replays the expression from the Input in the propose "
         "skill's restated step lines (default: %(default)s)",
+    )
+    p.add_argument(
+        "--cot-format", choices=COT_FORMATS, default=DEFAULTS["cot_format"],
+        help="the CoT skill's answer: 'plain' step lines and the Answer line; 'expand' writes the "
+        "expression back from the last step, one step per form, before the Answer line; 'build' "
+        "builds it forward, one line per step (default: %(default)s)",
     )
     p.add_argument("--data", help="a JSONL written by tiny_data.write_dataset (default: generate)")
     p.add_argument(
@@ -271,6 +279,7 @@ def run(args: argparse.Namespace) -> int:
         judge_correct_share=args.judge_correct_share,
         propose_format=args.propose_format,
         judge_format=args.judge_format,
+        cot_format=args.cot_format,
     )
     for flag, value in (
         ("--wide-share", args.wide_share),
@@ -299,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # options that shape generated data
     for key in ("mix", "value_format", "judge_other_share", "judge_small_share",
-                "judge_correct_share", "propose_format", "judge_format"):
+                "judge_correct_share", "propose_format", "judge_format", "cot_format"):
         if args.data and cfg[key] != DEFAULTS[key]:
             flag = "--" + key.replace("_", "-")
             print(
@@ -650,6 +659,7 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
     judge_correct = cfg.get("judge_correct_share", DEFAULTS["judge_correct_share"])
     propose_format = cfg.get("propose_format", DEFAULTS["propose_format"])
     judge_format = cfg.get("judge_format", DEFAULTS["judge_format"])
+    cot_format = cfg.get("cot_format", DEFAULTS["cot_format"])
 
     def path(n_: int, seed_: int, wide_: float) -> Path:
         tag = "" if wide_ == DEFAULTS["wide_share"] else f"-w{wide_:g}"
@@ -660,6 +670,7 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
         tag += "" if judge_correct == DEFAULTS["judge_correct_share"] else f"-jc{judge_correct:g}"
         tag += "" if propose_format == DEFAULTS["propose_format"] else f"-p{propose_format}"
         tag += "" if judge_format == DEFAULTS["judge_format"] else f"-J{judge_format}"
+        tag += "" if cot_format == DEFAULTS["cot_format"] else f"-c{cot_format}"
         return out / f"data-s{seed_}-n{n_}{tag}.jsonl"
 
     phases = [(path(n - n_late, seed, wide), n - n_late, seed, wide)]
@@ -715,6 +726,7 @@ def train(
                         judge_correct_share=cfg.get("judge_correct_share", DEFAULTS["judge_correct_share"]),
                         propose_format=cfg.get("propose_format", DEFAULTS["propose_format"]),
                         judge_format=cfg.get("judge_format", DEFAULTS["judge_format"]),
+                        cot_format=cfg.get("cot_format", DEFAULTS["cot_format"]),
                     ),
                 )
             phase_records.append(load_records(path))

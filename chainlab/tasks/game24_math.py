@@ -36,6 +36,8 @@ __all__ = [
     "expression_numbers",
     "check_answer",
     "answer_expression",
+    "expansion_forms",
+    "build_lines",
 ]
 
 
@@ -180,6 +182,75 @@ def answer_expression(numbers, path: list[Step]) -> str:
         raise ValueError("The path does not reduce the numbers to one.")
     expr = items[0][1]
     return expr[1:-1] if expr.startswith("(") and _outer_parens(expr) else expr
+
+
+def expansion_forms(numbers, path: list[Step]) -> list[str]:
+    """The expression of a step path written back from its last step, one step expanded per form.
+
+    The first form is the last step's operation; each next one replaces the result of the step
+    before it with that step's operation in parentheses, so the last form is
+    :func:`answer_expression`'s: ``[1, 2, 4, 7]`` by ``1 + 7 = 8``, ``4 + 8 = 12``, ``2 * 12 = 24``
+    gives ``["2 * 12", "2 * (4 + 8)", "2 * (4 + (1 + 7))"]``. Operands are matched to the steps
+    that made them as :func:`answer_expression` matches them.
+    """
+    items: list[tuple[Fraction, object]] = [(Fraction(n), format_number(n)) for n in numbers]
+    made: list[tuple[object, str, object]] = []
+    for k, st in enumerate(path):
+        na = _take_node(items, st.a)
+        nb = _take_node(items, st.b)
+        made.append((na, st.op, nb))
+        items.append((st.result, k))
+    if len(items) != 1 or not path:
+        raise ValueError("The path does not reduce the numbers to one.")
+
+    def render(node, expanded: int, top: bool = False) -> str:
+        if isinstance(node, str):
+            return node
+        if node < expanded:
+            r = path[node].result
+            return format_number(r) if r.denominator == 1 else f"({format_number(r)})"
+        a, op, b = made[node]
+        text = f"{render(a, expanded)} {op} {render(b, expanded)}"
+        return text if top else f"({text})"
+
+    last = len(path) - 1
+    return [render(last, k, top=True) for k in range(last, -1, -1)]
+
+
+def build_lines(numbers, path: list[Step]) -> list[str]:
+    """The expression of a step path built forward, one line per step: the step's result, its
+    operation, and (when an operand was made by an earlier step) the operation with that operand
+    written out as its own line's expression — the last line ends with :func:`answer_expression`'s.
+
+    ``[1, 2, 4, 7]`` by ``1 + 7 = 8``, ``4 + 8 = 12``, ``2 * 12 = 24`` gives ``["8 = 1 + 7",
+    "12 = 4 + 8 = 4 + (1 + 7)", "24 = 2 * 12 = 2 * (4 + (1 + 7))"]``: each line looks up an earlier
+    result by the line that starts with it.
+    """
+    items: list[tuple[Fraction, object]] = [(Fraction(n), format_number(n)) for n in numbers]
+    full: list[str] = []
+    lines = []
+    for k, st in enumerate(path):
+        na = _take_node(items, st.a)
+        nb = _take_node(items, st.b)
+        raw = f"{format_number(st.a)} {st.op} {format_number(st.b)}"
+        written = " ".join(n if isinstance(n, str) else f"({full[n]})" for n in (na, st.op, nb))
+        full.append(written)
+        items.append((st.result, k))
+        lines.append(f"{format_number(st.result)} = {raw}" + ("" if written == raw else f" = {written}"))
+    if len(items) != 1 or not path:
+        raise ValueError("The path does not reduce the numbers to one.")
+    return lines
+
+
+def _take_node(items: list[tuple[Fraction, object]], value: Fraction) -> object:
+    # the choice of :func:`_take`: a made item (a step index) latest first, else the first leaf
+    for k in range(len(items) - 1, -1, -1):
+        if items[k][0] == value and not isinstance(items[k][1], str):
+            return items.pop(k)[1]
+    for k in range(len(items)):
+        if items[k][0] == value:
+            return items.pop(k)[1]
+    raise ValueError(f"{format_number(value)} is not among the numbers left.")
 
 
 def _take(items: list[tuple[Fraction, str]], value: Fraction) -> str:
