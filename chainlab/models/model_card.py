@@ -444,6 +444,7 @@ COT_TARGETS = {
     ),
 }
 
+
 def _judge_small_text(tc: dict) -> str:
     """The model card's sentence on judge puzzles of 3 and 5 numbers, when the recipe has them."""
     share = _recipe(tc)["judge_small_share"]

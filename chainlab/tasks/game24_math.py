@@ -170,18 +170,13 @@ def solution_paths(numbers, limit: int | None = None) -> list[list[Step]]:
 def answer_expression(numbers, path: list[Step]) -> str:
     """The expression that a step path computes, each step parenthesized.
 
-    ``answer_expression([4,5,6,10], steps)`` -> ``"(5 * (10 - 4)) - 6"``. When several items share
-    a value, the earliest-made one is used (any choice is arithmetically the same).
+    ``answer_expression([4,5,6,10], steps)`` -> ``"(5 * (10 - 4)) - 6"``. An operand that an earlier
+    step made is written out as that step (the latest such step; else the puzzle's number).
     """
-    items: list[tuple[Fraction, str]] = [(Fraction(n), format_number(n)) for n in numbers]
-    for st in path:
-        ea = _take(items, st.a)
-        eb = _take(items, st.b)
-        items.append((st.result, f"({ea} {st.op} {eb})"))
-    if len(items) != 1:
-        raise ValueError("The path does not reduce the numbers to one.")
-    expr = items[0][1]
-    return expr[1:-1] if expr.startswith("(") and _outer_parens(expr) else expr
+    full: list[str] = []
+    for (na, nb), st in zip(_step_operands(numbers, path), path, strict=True):
+        full.append(" ".join(n if isinstance(n, str) else f"({full[n]})" for n in (na, st.op, nb)))
+    return full[-1] if full else format_number(numbers[0])
 
 
 def expansion_forms(numbers, path: list[Step]) -> list[str]:
@@ -190,18 +185,10 @@ def expansion_forms(numbers, path: list[Step]) -> list[str]:
     The first form is the last step's operation; each next one replaces the result of the step
     before it with that step's operation in parentheses, so the last form is
     :func:`answer_expression`'s: ``[1, 2, 4, 7]`` by ``1 + 7 = 8``, ``4 + 8 = 12``, ``2 * 12 = 24``
-    gives ``["2 * 12", "2 * (4 + 8)", "2 * (4 + (1 + 7))"]``. Operands are matched to the steps
-    that made them as :func:`answer_expression` matches them.
+    gives ``["2 * 12", "2 * (4 + 8)", "2 * (4 + (1 + 7))"]``. An unexpanded fraction result is
+    parenthesized, so every form equals 24.
     """
-    items: list[tuple[Fraction, object]] = [(Fraction(n), format_number(n)) for n in numbers]
-    made: list[tuple[object, str, object]] = []
-    for k, st in enumerate(path):
-        na = _take_node(items, st.a)
-        nb = _take_node(items, st.b)
-        made.append((na, st.op, nb))
-        items.append((st.result, k))
-    if len(items) != 1 or not path:
-        raise ValueError("The path does not reduce the numbers to one.")
+    operands = _step_operands(numbers, path)
 
     def render(node, expanded: int, top: bool = False) -> str:
         if isinstance(node, str):
@@ -209,7 +196,7 @@ def expansion_forms(numbers, path: list[Step]) -> list[str]:
         if node < expanded:
             r = path[node].result
             return format_number(r) if r.denominator == 1 else f"({format_number(r)})"
-        a, op, b = made[node]
+        (a, b), op = operands[node], path[node].op
         text = f"{render(a, expanded)} {op} {render(b, expanded)}"
         return text if top else f"({text})"
 
@@ -226,52 +213,36 @@ def build_lines(numbers, path: list[Step]) -> list[str]:
     "12 = 4 + 8 = 4 + (1 + 7)", "24 = 2 * 12 = 2 * (4 + (1 + 7))"]``: each line looks up an earlier
     result by the line that starts with it.
     """
-    items: list[tuple[Fraction, object]] = [(Fraction(n), format_number(n)) for n in numbers]
     full: list[str] = []
     lines = []
-    for k, st in enumerate(path):
-        na = _take_node(items, st.a)
-        nb = _take_node(items, st.b)
+    for (na, nb), st in zip(_step_operands(numbers, path), path, strict=True):
         raw = f"{format_number(st.a)} {st.op} {format_number(st.b)}"
-        written = " ".join(n if isinstance(n, str) else f"({full[n]})" for n in (na, st.op, nb))
-        full.append(written)
-        items.append((st.result, k))
-        lines.append(f"{format_number(st.result)} = {raw}" + ("" if written == raw else f" = {written}"))
-    if len(items) != 1 or not path:
-        raise ValueError("The path does not reduce the numbers to one.")
+        full.append(" ".join(n if isinstance(n, str) else f"({full[n]})" for n in (na, st.op, nb)))
+        line = f"{format_number(st.result)} = {raw}"
+        lines.append(line if full[-1] == raw else f"{line} = {full[-1]}")
     return lines
 
 
-def _take_node(items: list[tuple[Fraction, object]], value: Fraction) -> object:
-    # the choice of :func:`_take`: a made item (a step index) latest first, else the first leaf
-    for k in range(len(items) - 1, -1, -1):
-        if items[k][0] == value and not isinstance(items[k][1], str):
-            return items.pop(k)[1]
-    for k in range(len(items)):
-        if items[k][0] == value:
-            return items.pop(k)[1]
-    raise ValueError(f"{format_number(value)} is not among the numbers left.")
+def _step_operands(numbers, path: list[Step]) -> list[tuple[str | int, str | int]]:
+    """Each step's two operands: the index of the earlier step that made it (the latest one of that
+    value), else the puzzle's number as written. Raises ValueError unless the path takes numbers
+    that are there and ends with one."""
+    items: list[tuple[Fraction, str | int]] = [(Fraction(n), format_number(n)) for n in numbers]
 
+    def take(value: Fraction) -> str | int:
+        made = [k for k, (v, node) in enumerate(items) if v == value and isinstance(node, int)]
+        leaves = [k for k, (v, node) in enumerate(items) if v == value and isinstance(node, str)]
+        if not made and not leaves:
+            raise ValueError(f"{format_number(value)} is not among the numbers left.")
+        return items.pop(made[-1] if made else leaves[0])[1]
 
-def _take(items: list[tuple[Fraction, str]], value: Fraction) -> str:
-    # prefer a derived item (has parentheses) over a leaf, latest first: keeps expressions readable
-    for k in range(len(items) - 1, -1, -1):
-        if items[k][0] == value and items[k][1].startswith("("):
-            return items.pop(k)[1]
-    for k in range(len(items)):
-        if items[k][0] == value:
-            return items.pop(k)[1]
-    raise ValueError(f"{format_number(value)} is not among the numbers left.")
-
-
-def _outer_parens(expr: str) -> bool:
-    depth = 0
-    for i, ch in enumerate(expr):
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth == 0 and i < len(expr) - 1:
-            return False
-    return True
+    operands = []
+    for k, st in enumerate(path):
+        operands.append((take(st.a), take(st.b)))
+        items.append((st.result, k))
+    if len(items) != 1:
+        raise ValueError("The path does not reduce the numbers to one.")
+    return operands
 
 
 def solve(numbers, limit: int | None = None) -> list[str]:
