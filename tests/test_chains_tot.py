@@ -468,7 +468,7 @@ def test_search_sends_the_completion_lengths_the_game24_prompts_need():
     lengths = max_tokens_by_kind(llm)
     assert min(lengths["propose"]) >= 400  # every whole-number move: up to ~25 lines
     assert min(lengths["value"]) >= 160  # a worked check, then sure/impossible
-    assert lengths["cot"] == {100} and lengths["judge"] == {128}
+    assert lengths["cot"] == {128} and lengths["judge"] == {128}
     # explicit settings win; value falls back to max_new_tokens when only that is set
     llm = RecordingLLM(responder=game24_oracle())
     tot_search(

@@ -362,8 +362,8 @@ def test_harness_completion_lengths_for_game24():
     task = load_problems("game24", limit=1).task
     built = build_strategies(["io", "cot", "cot-sc", "verifier", "tot"], FakeLLM(responder=str),
                              task)  # fmt: skip
-    assert built["io"].max_new_tokens == 48 and built["cot"].max_new_tokens == 100
-    assert built["cot-sc"].base.max_new_tokens == built["verifier"].base.max_new_tokens == 100
+    assert built["io"].max_new_tokens == 48 and built["cot"].max_new_tokens == 128
+    assert built["cot-sc"].base.max_new_tokens == built["verifier"].base.max_new_tokens == 128
     st = built["tot"]._search_task()
     assert st.propose_max_new_tokens >= 400 and st.value_max_new_tokens >= 160
     opts = parse_strategy_opts(["cot.max_new_tokens=64"], ["cot"])

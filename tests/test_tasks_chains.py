@@ -229,7 +229,7 @@ def test_game24_completion_lengths_reach_the_strategies():
     assert direct(llm, "game24").max_new_tokens == 48
     assert few_shot(llm, examples=[{"question": "1 2 3 4", "answer": "x"}],
                     task="game24").max_new_tokens == 48  # fmt: skip
-    assert chain_of_thought(llm, "game24").max_new_tokens == 100
+    assert chain_of_thought(llm, "game24").max_new_tokens == 128
     assert chain_of_thought(llm, "game24", max_new_tokens=300).max_new_tokens == 300
     cot = chain_of_thought(llm, "game24", max_new_tokens=300)
     assert "max_new_tokens" in cot.model_fields_set
@@ -242,7 +242,7 @@ def test_game24_completion_lengths_reach_the_strategies():
     assert st.max_new_tokens("propose", p, root) >= 400
     assert st.max_new_tokens("value", p, s3) >= 160
     last = Game24State((), (st.root({"numbers": "24"}).left[0],))
-    assert st.max_new_tokens("propose", p, last) == 100 == st.max_new_tokens("sample", p, root)
+    assert st.max_new_tokens("propose", p, last) == 128 == st.max_new_tokens("sample", p, root)
     fin = Game24State((), last.left, "4 * 6")
     assert st.max_new_tokens("value", p, fin) == 128 and st.max_new_tokens("vote", p, root) is None
 

@@ -45,7 +45,7 @@ class ChainOfThought(FewShot):
             docstring); the task must compose answers (``task.composes_answers``).
 
     ``max_new_tokens`` (the reasoning stage) defaults to the task's ``completion_lengths["cot"]``
-    (Game of 24: 100), else 256.
+    (Game of 24: 128), else 256.
     """
 
     length_key = "cot"

@@ -30,9 +30,9 @@ option given for a dict default is merged into it: ``tot.search_options={"steps"
 
 Completion lengths: unless given (``cot.max_new_tokens=...``, ``tot.max_new_tokens=...``,
 ``tot.value_max_new_tokens=...``), each strategy uses what the task's prompts need — Game of 24:
-IO 48, CoT 100 (also the base of ``cot-sc``/``verifier``), ToT proposals 512 (every whole-number
+IO 48, CoT 128 (also the base of ``cot-sc``/``verifier``), ToT proposals 512 (every whole-number
 move, ~25 lines), ToT values 192 (a worked check ending ``sure``/``impossible``), the ToT answer
-line 100 and the judge 128 (see :mod:`chainlab.tasks.game24`).
+line 128 and the judge 128 (see :mod:`chainlab.tasks.game24`).
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@
 
 Completion lengths (``max_new_tokens``) the prompts need: ``propose`` lists every whole-number
 move, up to ~25 lines / ~400 tokens for 4 numbers (512); ``value`` is a short worked check ending
-``sure`` or ``impossible``, up to ~120 tokens (192); the answer line from the CoT prompt (100);
-the judge (128); IO 48 and CoT 100 (:attr:`Game24Task.completion_lengths`).
+``sure`` or ``impossible``, up to ~120 tokens (192); the answer line from the CoT prompt (128);
+the judge (128); IO 48 and CoT 128 (:attr:`Game24Task.completion_lengths`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ TEST_SPLIT = range(900, 1000)
 
 #: default completion lengths of the Game of 24 prompts (see the module docstring)
 IO_MAX_NEW_TOKENS = 48
-COT_MAX_NEW_TOKENS = 100
+COT_MAX_NEW_TOKENS = 128
 PROPOSE_MAX_NEW_TOKENS = 512
 VALUE_MAX_NEW_TOKENS = 192
 ANSWER_MAX_NEW_TOKENS = COT_MAX_NEW_TOKENS
