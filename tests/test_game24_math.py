@@ -56,6 +56,33 @@ def test_solvability_including_fraction_solutions(nums, ok):
         assert check_answer(nums, s), s
 
 
+def _solvable_by_steps(nums: tuple) -> bool:
+    """The solver's definition, step by step: some canonical move leaves a solvable state."""
+    if len(nums) == 1:
+        return nums[0] == 24
+    return any(_solvable_by_steps(s.left) for s in next_steps(nums))
+
+
+def test_fast_solvability_checks_agree_with_the_step_by_step_definition():
+    """``is_solvable`` works 2- and 3-number states out over whole numbers (no Step, no Fraction
+    per move); it must answer exactly what enumerating the canonical moves answers, zeros,
+    fractions, equal and negative numbers included."""
+    import random
+
+    rng = random.Random(0)
+    pool = [Fraction(n) for n in range(-3, 30)] + [Fraction(p, q) for p in range(1, 13) for q in (2, 3, 4, 7)]
+    states = [(Fraction(24),), (Fraction(0), Fraction(24)), (Fraction(3, 4), Fraction(32))]
+    states += [(Fraction(8, 3), Fraction(3), Fraction(8)), (Fraction(1), Fraction(1), Fraction(0))]
+    for size in (2, 3, 3, 4):
+        states += [tuple(rng.choice(pool) for _ in range(size)) for _ in range(400)]
+    solvable = 0
+    for st in states:
+        expected = _solvable_by_steps(tuple(sorted(st)))
+        assert is_solvable(st) is expected, st
+        solvable += expected
+    assert 0.1 * len(states) < solvable < 0.9 * len(states)  # both answers exercised
+
+
 def test_fraction_only_solution_is_found():
     assert solve([3, 3, 8, 8]) and all("/" in s for s in solve([3, 3, 8, 8]))
 

@@ -247,6 +247,23 @@ def test_shipped_stage_two_data_is_unchanged():
     assert digest == "90d868f69460d5e1044a74064f6b2f10a1e5ac9430a19218edfc569eb4317259"
 
 
+def test_write_dataset_writes_the_drawn_examples_and_restores_garbage_collection(tmp_path, monkeypatch):
+    """``write_dataset`` pauses automatic garbage collection while drawing (collecting the young
+    generations every ``_GC_EVERY`` examples); the file holds exactly ``iter_examples``' draws and
+    collection is back on afterwards."""
+    import gc
+    import json
+
+    monkeypatch.setattr(D, "_GC_EVERY", 7)
+    path = D.write_dataset(tmp_path / "d.jsonl", 30, seed=4, judge_other_share=0.5)
+    assert gc.isenabled()
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    drawn = list(D.iter_examples(30, seed=4, judge_other_share=0.5))
+    assert [r["text"] for r in recs] == [e.text() for e in drawn]
+    assert [r["skill"] for r in recs] == [e.skill for e in drawn]
+    assert not (tmp_path / "d.partial").exists()
+
+
 def test_small_puzzles_are_solvable_and_never_four_numbers():
     rng = random.Random(2)
     puzzles = [D.small_puzzle(rng) for _ in range(200)]

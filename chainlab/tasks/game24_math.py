@@ -136,10 +136,50 @@ def _next_steps(nums: tuple[Fraction, ...]) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+def _pair_makes_24(p: int, q: int, r: int, s: int) -> bool:
+    """Whether one canonical move on ``p/q`` and ``r/s`` (``q, s > 0``, not necessarily in lowest
+    terms) makes exactly 24.
+
+    The moves of :func:`_next_steps` on a pair ``x <= y`` are ``x + y``, ``y - x``, ``x * y``,
+    ``y / x`` and ``x / y`` (zero divisors skipped); each is compared with 24 over whole numbers,
+    without building a Fraction.
+    """
+    ps, rq, qs24 = p * s, r * q, 24 * q * s
+    return (
+        ps + rq == qs24
+        or abs(rq - ps) == qs24
+        or p * r == qs24
+        or (p != 0 and rq == 24 * p * s)
+        or (r != 0 and ps == 24 * r * q)
+    )
+
+
+def _three_make_24(key: tuple[Fraction, ...]) -> bool:
+    """``_solvable`` of a 3-number state (ascending): some canonical move leaves a pair that makes
+    24. The move's result is kept as an unreduced ``(numerator, denominator)``, denominator > 0."""
+    for i, j, k in ((0, 1, 2), (0, 2, 1), (1, 2, 0)):
+        a, b, c = key[i], key[j], key[k]  # a <= b
+        p1, q1, p2, q2 = a.numerator, a.denominator, b.numerator, b.denominator
+        results = [(p1 * q2 + p2 * q1, q1 * q2), (p2 * q1 - p1 * q2, q1 * q2), (p1 * p2, q1 * q2)]
+        if p1:  # b / a
+            results.append((p2 * q1, q2 * p1) if p1 > 0 else (-p2 * q1, -q2 * p1))
+        if p2:  # a / b
+            results.append((p1 * q2, q1 * p2) if p2 > 0 else (-p1 * q2, -q1 * p2))
+        cn, cd = c.numerator, c.denominator
+        if any(_pair_makes_24(n, d, cn, cd) for n, d in results):
+            return True
+    return False
+
+
 @lru_cache(maxsize=500_000)
 def _solvable(key: tuple[Fraction, ...]) -> bool:
     if len(key) == 1:
         return key[0] == TARGET
+    if len(key) == 2:
+        a, b = key
+        return _pair_makes_24(a.numerator, a.denominator, b.numerator, b.denominator)
+    if len(key) == 3:
+        return _three_make_24(key)
     return any(_solvable(s.left) for s in _next_steps(key))
 
 
@@ -159,7 +199,7 @@ def solution_paths(numbers, limit: int | None = None) -> list[list[Step]]:
             if nums[0] == TARGET:
                 out.append(list(path))
             return
-        for s in next_steps(nums):
+        for s in _next_steps(nums):  # nums is already a sorted tuple of Fractions
             if _solvable(s.left):
                 rec(s.left, path + [s])
 
