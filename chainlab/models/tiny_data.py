@@ -885,8 +885,9 @@ def write_dataset(
 
     Python's automatic garbage collection is paused while the examples are drawn: the solver's
     caches hold hundreds of thousands of tuples that every full collection would walk again (nearly
-    half of the drawing time once the solver is fast; see the research notes, session 33). The young generations, where the few reference cycles of drawing (recursive
-    helpers) are, are collected every ``_GC_EVERY`` examples instead."""
+    half of the drawing time once the solver is fast; see the research notes, session 33). The
+    young generations, where the few reference cycles of drawing (recursive helpers) are, are
+    collected every ``_GC_EVERY`` examples instead."""
     import gc
     import json
 
