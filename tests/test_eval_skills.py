@@ -235,6 +235,9 @@ def test_judge_line_report_names_the_kind_of_line_that_fails(tmp_path):
     assert judge_line_kind("6 30 | 30 - 6 = 24 (left: 24)") == "whole"
     assert judge_line_kind("1/4 6 | 6 * 4 = 24 (left: 24)") == "whole"  # by its operation, not its list
     assert judge_line_kind("4 10 30 | 30 - 6: 6 missing") == "missing"
+    ordered = judge_line_report(items, [judge_answer(p, e, "ordered") for p, e, _ in items], "ordered")
+    assert ordered["lines"]["written"] == 2 and set(ordered["accuracy"].values()) == {1.0}
+    assert judge_line_kind("Written: 5 5 6 10") == "written"
     assert judge_line_report(items, ["", ""])["accuracy"]["same"] == 0.0  # missing lines count wrong
     assert judge_layout("chainlab-tiny") == "plain" and judge_layout(str(tmp_path)) == "plain"
     (tmp_path / "training_log.json").write_text(json.dumps({"config": {"judge_format": "cross-off"}}))

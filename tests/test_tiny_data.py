@@ -511,6 +511,59 @@ def test_steps_replays_the_expression_as_restated_propose_steps():
     assert [e.turns[-1][0] for e in exs] == [e.turns[-1][0] for e in default]  # same draws, new layout
 
 
+def test_ordered_copies_the_numbers_as_written_then_sorts_them_before_the_worked_lines():
+    assert D.judge_answer((4, 5, 6, 10), "5 + ((5 * 6) - 10)", "ordered").splitlines() == [
+        "Written: 5 5 6 10", "Numbers: 5 5 6 10", "Input: 4 5 6 10", "Same numbers: no",
+        "5 * 6 = 30", "30 - 10 = 20", "5 + 20 = 25", "Makes 24: no", "Verdict: incorrect",
+    ]
+    assert D.judge_answer((2, 4, 6, 7), "6 / (2 - (7 / 4))", "ordered").splitlines()[:2] == [
+        "Written: 6 2 7 4", "Numbers: 2 4 6 7",
+    ]
+    rng = random.Random(12)
+    for _ in range(300):  # the plain layout's lines, the list lines first, one copy line more
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        plain = D.judge_answer(nums, expr).splitlines()
+        ordered = D.judge_answer(nums, expr, "ordered").splitlines()
+        assert ordered[1:4] == plain[-5:-2] and ordered[4:] == plain[:-5] + plain[-2:]
+        written = ordered[0].removeprefix("Written: ").split()
+        assert written == [D.format_number(x) for x in D.expression_numbers(expr)]
+        assert ordered[1] == f"Numbers: {D.format_numbers(D.expression_numbers(expr))}"
+    exs = list(D.iter_examples(40, seed=6, mix={"judge": 1.0}, judge_format="ordered"))
+    default = list(D.iter_examples(40, seed=6, mix={"judge": 1.0}))
+    assert [e.turns[-1][0] for e in exs] == [e.turns[-1][0] for e in default]  # same draws, new layout
+
+
+def test_compared_is_ordered_with_the_sorted_lists_compared_place_by_place():
+    assert D.judge_answer((4, 5, 6, 10), "5 + ((5 * 6) - 10)", "compared").splitlines()[:5] == [
+        "Written: 5 5 6 10", "Numbers: 5 5 6 10", "Input: 4 5 6 10",
+        "Compare: 5 4 no, 5 5 yes, 6 6 yes, 10 10 yes", "Same numbers: no",
+    ]
+    assert D.compare_line([Fraction(3), Fraction(8)], (3, 8, 8)) == "Compare: 3 3 yes, 8 8 yes, - 8 no"
+    rng = random.Random(13)
+    for _ in range(300):  # the ordered layout plus one line; a "no" exactly when the numbers differ
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        ordered = D.judge_answer(nums, expr, "ordered").splitlines()
+        compared = D.judge_answer(nums, expr, "compared").splitlines()
+        assert compared[:3] + compared[4:] == ordered
+        assert (" no" in compared[3]) == (compared[4] == "Same numbers: no")
+
+
+def test_insert_sorted_writes_the_sort_out_one_number_at_a_time():
+    assert D.judge_answer((4, 6, 6, 9), "(4 * 9) - (6 + 6)", "insert-sorted").splitlines()[:3] == [
+        "Written: 4 9 6 6", "Sort: 4 | 4 9 | 4 6 9 | 4 6 6 9", "Numbers: 4 6 6 9",
+    ]
+    rng = random.Random(14)
+    for _ in range(300):  # the compared layout plus one line, whose last list is the Numbers line
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        compared = D.judge_answer(nums, expr, "compared").splitlines()
+        inserted = D.judge_answer(nums, expr, "insert-sorted").splitlines()
+        assert inserted[:1] + inserted[2:] == compared
+        assert inserted[1].split(" | ")[-1].removeprefix("Sort: ") == compared[1].removeprefix("Numbers: ")
+
+
 def test_calc_drill_works_out_the_judge_operations_mostly_on_fractions():
     rng = random.Random(8)
     ops = D.calc_operations(rng, 2000)

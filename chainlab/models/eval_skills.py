@@ -255,15 +255,17 @@ def _value_scores(llm, states, log: list[dict] | None) -> dict:
     return res
 
 
-JUDGE_LINE_KINDS = ("fraction", "whole", "missing", "input", "numbers", "take", "same", "makes")
+JUDGE_LINE_KINDS = (
+    "fraction", "whole", "missing", "written", "sort", "input", "numbers", "compare", "take", "same", "makes",
+)
 _FRACTION = re.compile(r"\d/\d")
 
 
 def judge_line_kind(line: str) -> str | None:
     """Kind of a judge answer line: a worked line on a ``fraction`` (``3 / 1/4 = 12``) or on
     ``whole`` numbers (a replayed step, ``5 6 6 | 5 * 6 = 30 (left: 6 30)``, by its operation),
-    a replayed step's ``missing`` operand, or the ``input`` / ``numbers`` / ``take`` / ``same`` /
-    ``makes`` line; None for the verdict and anything else."""
+    a replayed step's ``missing`` operand, or the ``written`` / ``sort`` / ``input`` /
+    ``numbers`` / ``compare`` / ``take`` / ``same`` / ``makes`` line; None for the verdict and anything else."""
     line = line.strip()
     if " | " in line:  # a replayed step (judge layout ``steps``): the kind of its operation
         work = line.split(" | ", 1)[1].split(" (left:")[0]
@@ -272,7 +274,8 @@ def judge_line_kind(line: str) -> str | None:
         return "fraction" if _FRACTION.search(work) else "whole"
     if " = " in line and not line.startswith(("Take ", "Verdict")):
         return "fraction" if _FRACTION.search(line) else "whole"
-    for prefix, kind in (("Input:", "input"), ("Numbers:", "numbers"), ("Take ", "take"),
+    for prefix, kind in (("Written:", "written"), ("Sort:", "sort"), ("Input:", "input"), ("Numbers:", "numbers"),
+                         ("Compare:", "compare"), ("Take ", "take"),
                          ("Same numbers:", "same"), ("Makes 24:", "makes")):  # fmt: skip
         if line.startswith(prefix):
             return kind

@@ -414,6 +414,19 @@ JUDGE_TARGETS["steps"] = (
     " (`4 5 6 10 | 10 - 4 = 6\n  (left: 5 6 6)` … `(left: 24)`, or `4 5 6 10 | 10 - 3: 3 missing`),"
     " then `Verdict: correct|incorrect`"
 )
+JUDGE_TARGETS["ordered"] = (
+    "the expression's numbers copied in the order they are written (`Written: 5 5 6 10`), the same"
+    " sorted\n  (`Numbers:`), the puzzle's `Input:`, `Same numbers: yes|no`, then the expression"
+    " worked out operation by\n  operation, `Makes 24: yes|no` and `Verdict: correct|incorrect`"
+)
+JUDGE_TARGETS["compared"] = JUDGE_TARGETS["ordered"].replace(
+    "`Input:`, `Same",
+    "`Input:`, the two sorted lists compared place by place\n  (`Compare: 5 4 no, 5 5 yes, …`), `Same",
+)
+JUDGE_TARGETS["insert-sorted"] = JUDGE_TARGETS["compared"].replace(
+    "the same sorted\n  (`Numbers:`)",
+    "the sort written out\n  (`Sort: 5 | 5 5 | 5 5 6 | 5 5 6 10`), its last list (`Numbers:`)",
+)
 
 PROPOSE_TARGETS = {
     "plain": "every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order",

@@ -66,6 +66,7 @@ PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propo
 COT_FORMATS = ("plain", "expand", "build")  # CoT answers: see cot_answer
 JUDGE_FORMATS = (
     "plain", "numbers-first", "split-fractions", "need-last", "cross-off", "cross-off-split", "steps",
+    "ordered", "compared", "insert-sorted",
 )  # see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
@@ -671,6 +672,27 @@ def replay_lines(nums, expr: str) -> list[str]:
     return lines
 
 
+def compare_line(used, nums) -> str:
+    """The judge's place-by-place comparison of the expression's numbers with the puzzle's, both
+    sorted: ``Compare: 5 4 no, 5 5 yes, 6 6 yes, 10 10 yes``; a place one list lacks is ``-``."""
+    a = [format_number(x) for x in sorted(Fraction(x) for x in used)]
+    b = [format_number(x) for x in sorted(Fraction(x) for x in nums)]
+    width = max(len(a), len(b))
+    a, b = a + ["-"] * (width - len(a)), b + ["-"] * (width - len(b))
+    return "Compare: " + ", ".join(f"{x} {y} {'yes' if x == y else 'no'}" for x, y in zip(a, b, strict=True))
+
+
+def insertion_line(used) -> str:
+    """The judge's sort of the expression's numbers, written out: each number in the order
+    written put into the sorted list so far, ``Sort: 4 | 4 9 | 4 6 9 | 4 6 6 9``."""
+    done: list[Fraction] = []
+    lists = []
+    for x in used:
+        done = sorted([*done, Fraction(x)])
+        lists.append(format_numbers(done))
+    return "Sort: " + " | ".join(lists)
+
+
 def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     """Target of the judge skill: the expression worked out, the numbers used next to the input's,
     whether they are the same and whether the value is 24 (each a yes/no read off adjacent lines),
@@ -688,7 +710,15 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     ``Numbers:`` line. ``cross-off-split`` is ``cross-off`` with the worked lines of
     ``split-fractions``. ``steps`` replays the expression in the propose skill's restated step
     lines (:func:`replay_lines`), so that the numbers and the value are checked by the lines the
-    model writes best, then gives the verdict.
+    model writes best, then gives the verdict. ``ordered`` starts with the expression's numbers
+    copied in the order they are written (``Written:``), then the same numbers sorted
+    (``Numbers:``), the ``Input:`` line and ``Same numbers``, then works the expression out: each
+    list line is a copy or a sort of the line just above it, and the two sorted lists that
+    ``Same numbers`` compares are adjacent. ``compared`` is ``ordered`` with the two sorted lists
+    compared place by place before ``Same numbers`` (:func:`compare_line`), so that the yes/no is
+    read off one line that holds a ``no`` exactly when the lists differ. ``insert-sorted`` is
+    ``compared`` with the sort written out (:func:`insertion_line`): the written numbers put
+    into a sorted list one at a time, as every proposal's ``(left: …)`` puts its result.
     """
     _check_judge_format(judge_format)
     verdict = f"Verdict: {'correct' if _correct(nums, expr) else 'incorrect'}"
@@ -719,6 +749,13 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     if judge_format == "numbers-first":
         numbers[:2] = numbers[1], numbers[0]
         head, tail = numbers, lines
+    elif judge_format in ("ordered", "compared", "insert-sorted"):
+        written = " ".join(format_number(n) for n in used)
+        if judge_format != "ordered":
+            numbers.insert(2, compare_line(used, nums))
+        if judge_format == "insert-sorted":
+            numbers.insert(0, insertion_line(used))
+        head, tail = [f"Written: {written}", *numbers], lines
     else:
         head, tail = lines, numbers
     return "\n".join([*head, *tail, *ending])

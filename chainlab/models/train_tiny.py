@@ -173,7 +173,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "the value it needs to make 24; 'cross-off' starts with the Input line and takes the "
         "expression's numbers from it one by one; 'cross-off-split' is 'cross-off' with the worked "
         "lines of 'split-fractions'; 'steps' replays the expression from the Input in the propose "
-        "skill's restated step lines (default: %(default)s)",
+        "skill's restated step lines; 'ordered' copies the expression's numbers as written, sorts "
+        "them and compares them with the Input before working the expression out; 'compared' adds "
+        "a place-by-place Compare line; 'insert-sorted' also writes the sort out one number at a "
+        "time (default: %(default)s)",
     )
     p.add_argument(
         "--cot-format", choices=COT_FORMATS, default=DEFAULTS["cot_format"],
