@@ -564,6 +564,19 @@ def test_insert_sorted_writes_the_sort_out_one_number_at_a_time():
         assert inserted[1].split(" | ")[-1].removeprefix("Sort: ") == compared[1].removeprefix("Numbers: ")
 
 
+def test_written_cross_off_is_cross_off_after_the_written_copy():
+    assert D.judge_answer((4, 5, 6, 10), "5 + ((5 * 6) - 10)", "written-cross-off").splitlines()[:4] == [
+        "Written: 5 5 6 10", "Input: 4 5 6 10", "Take 5: 4 6 10", "Take 5: missing",
+    ]
+    rng = random.Random(15)
+    for _ in range(300):
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        lines = D.judge_answer(nums, expr, "written-cross-off").splitlines()
+        assert lines[1:] == D.judge_answer(nums, expr, "cross-off").splitlines()
+        assert lines[0] == D.judge_answer(nums, expr, "ordered").splitlines()[0]
+
+
 def test_calc_drill_works_out_the_judge_operations_mostly_on_fractions():
     rng = random.Random(8)
     ops = D.calc_operations(rng, 2000)

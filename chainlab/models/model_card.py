@@ -427,6 +427,10 @@ JUDGE_TARGETS["insert-sorted"] = JUDGE_TARGETS["compared"].replace(
     "the same sorted\n  (`Numbers:`)",
     "the sort written out\n  (`Sort: 5 | 5 5 | 5 5 6 | 5 5 6 10`), its last list (`Numbers:`)",
 )
+JUDGE_TARGETS["written-cross-off"] = (
+    "the expression's numbers copied in the order they are written (`Written: 5 5 6 10`), then"
+    " `cross-off`'s lines:\n  " + JUDGE_TARGETS["cross-off"]
+)
 
 PROPOSE_TARGETS = {
     "plain": "every move with a whole, non-zero result, one `a op b = c (left: …)` line each, in a fixed order",

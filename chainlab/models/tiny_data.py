@@ -66,7 +66,7 @@ PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propo
 COT_FORMATS = ("plain", "expand", "build")  # CoT answers: see cot_answer
 JUDGE_FORMATS = (
     "plain", "numbers-first", "split-fractions", "need-last", "cross-off", "cross-off-split", "steps",
-    "ordered", "compared", "insert-sorted",
+    "ordered", "compared", "insert-sorted", "written-cross-off",
 )  # see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
@@ -719,6 +719,8 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     read off one line that holds a ``no`` exactly when the lists differ. ``insert-sorted`` is
     ``compared`` with the sort written out (:func:`insertion_line`): the written numbers put
     into a sorted list one at a time, as every proposal's ``(left: …)`` puts its result.
+    ``written-cross-off`` is ``cross-off`` after the ``Written:`` line: each ``Take`` line takes
+    the next number of that copy, the line the model writes best, rather than of the expression.
     """
     _check_judge_format(judge_format)
     verdict = f"Verdict: {'correct' if _correct(nums, expr) else 'incorrect'}"
@@ -733,10 +735,13 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
         lines = evaluation_lines(expr)[: len(first)] + [need_line(a, op, b)]
     else:
         lines = evaluation_lines(expr)
-    if judge_format.startswith("cross-off"):
+    if judge_format.startswith("cross-off") or judge_format == "written-cross-off":
         taken, same = cross_off_lines(nums, expr)
+        copy = [] if judge_format.startswith("cross-off") else [
+            "Written: " + " ".join(format_number(n) for n in expression_numbers(expr))
+        ]
         return "\n".join([
-            f"Input: {format_numbers(nums)}", *taken, f"Same numbers: {'yes' if same else 'no'}",
+            *copy, f"Input: {format_numbers(nums)}", *taken, f"Same numbers: {'yes' if same else 'no'}",
             *lines, *ending,
         ])  # fmt: skip
     used = expression_numbers(expr)

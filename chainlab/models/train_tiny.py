@@ -176,7 +176,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "skill's restated step lines; 'ordered' copies the expression's numbers as written, sorts "
         "them and compares them with the Input before working the expression out; 'compared' adds "
         "a place-by-place Compare line; 'insert-sorted' also writes the sort out one number at a "
-        "time (default: %(default)s)",
+        "time; 'written-cross-off' is 'cross-off' after the Written line (default: %(default)s)",
     )
     p.add_argument(
         "--cot-format", choices=COT_FORMATS, default=DEFAULTS["cot_format"],
