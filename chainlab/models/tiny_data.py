@@ -682,6 +682,11 @@ def compare_line(used, nums) -> str:
     return "Compare: " + ", ".join(f"{x} {y} {'yes' if x == y else 'no'}" for x, y in zip(a, b, strict=True))
 
 
+def written_line(expr: str) -> str:
+    """The expression's numbers copied in the order they are written: ``Written: 5 5 6 10``."""
+    return "Written: " + " ".join(format_number(n) for n in expression_numbers(expr))
+
+
 def insertion_line(used) -> str:
     """The judge's sort of the expression's numbers, written out: each number in the order
     written put into the sorted list so far, ``Sort: 4 | 4 9 | 4 6 9 | 4 6 6 9``."""
@@ -737,9 +742,7 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
         lines = evaluation_lines(expr)
     if judge_format.startswith("cross-off") or judge_format == "written-cross-off":
         taken, same = cross_off_lines(nums, expr)
-        copy = [] if judge_format.startswith("cross-off") else [
-            "Written: " + " ".join(format_number(n) for n in expression_numbers(expr))
-        ]
+        copy = [] if judge_format.startswith("cross-off") else [written_line(expr)]
         return "\n".join([
             *copy, f"Input: {format_numbers(nums)}", *taken, f"Same numbers: {'yes' if same else 'no'}",
             *lines, *ending,
@@ -755,12 +758,11 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
         numbers[:2] = numbers[1], numbers[0]
         head, tail = numbers, lines
     elif judge_format in ("ordered", "compared", "insert-sorted"):
-        written = " ".join(format_number(n) for n in used)
         if judge_format != "ordered":
             numbers.insert(2, compare_line(used, nums))
         if judge_format == "insert-sorted":
             numbers.insert(0, insertion_line(used))
-        head, tail = [f"Written: {written}", *numbers], lines
+        head, tail = [written_line(expr), *numbers], lines
     else:
         head, tail = lines, numbers
     return "\n".join([*head, *tail, *ending])
