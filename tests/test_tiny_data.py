@@ -29,7 +29,7 @@ def test_reproducible(sample):
 
 
 def test_every_skill_and_format_present(sample):
-    assert {e.skill for e in sample} == set(D.DEFAULT_MIX) == set(D.SKILLS) - {"calc"}  # calc: opt-in drill
+    assert {e.skill for e in sample} == set(D.DEFAULT_MIX) == set(D.SKILLS) - {"calc", "lists"}  # opt-in drills
     for e in sample:
         text = e.text()
         assert text.startswith("<s>[INST] ") and text.endswith(" </s>")
@@ -595,6 +595,31 @@ def test_calc_drill_works_out_the_judge_operations_mostly_on_fractions():
     assert all(e.skill == "calc" and not D.example_starts(e) for e in exs)
     # the default mix has no drill, so default data is drawn as before the drill existed
     assert "calc" not in D.DEFAULT_MIX
+
+
+def test_lists_drill_writes_the_compared_judge_list_lines_on_held_out_safe_lists(tmp_path):
+    rng = random.Random(4)
+    test_puzzles = {tuple(sorted(p)) for p in D.load_24_csv()} if D.default_data_dir() else set()
+    kinds = {"same": 0, "differ": 0, "low": 0}
+    for _ in range(600):
+        nums, written = D.drill_lists(rng)
+        assert D.is_training_start(nums) and D.is_training_start(tuple(sorted(written)))
+        assert tuple(sorted(nums)) not in test_puzzles and tuple(sorted(written)) not in test_puzzles
+        kinds["same" if sorted(written) == sorted(nums) else "differ"] += 1
+        kinds["low"] += max(nums) <= 13
+        answer = D.lists_answer(nums, written).splitlines()
+        # the same lines the compared judge layout writes for an answer with these numbers
+        lines = D.judge_answer((1, 2, 3, 4), "1 + 2 + 3 + 4", "compared").splitlines()
+        assert [line.split(":")[0] for line in answer] == [lines[1].split(":")[0], "Compare", "Same numbers"]
+        assert answer[1] == D.compare_line(written, nums)
+        assert answer[2] == f"Same numbers: {'yes' if ' no' not in answer[1] else 'no'}"
+    assert 250 < kinds["same"] < 350 and 250 < kinds["low"] < 350, kinds
+    user, answer = D.make_turn("lists", random.Random(1), D.DataRecipe(mix={"lists": 1.0}))
+    head, written, given = user.splitlines()
+    assert head == D.LISTS_INSTRUCTION and written.startswith("Written: ") and given.startswith("Input: ")
+    exs = list(D.iter_examples(40, seed=2, mix={"lists": 1.0}))
+    assert all(e.skill == "lists" and len(D.example_starts(e)) == len(e.turns) for e in exs)
+    assert "lists" not in D.DEFAULT_MIX
 
 
 def test_unsolvable_low_starts_are_allowed_but_never_solvable():

@@ -70,9 +70,13 @@ JUDGE_FORMATS = (
 )  # see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
-SKILLS = ("io", "cot", "propose", "value", "judge", "calc")  # calc: a training-only drill
+SKILLS = ("io", "cot", "propose", "value", "judge", "calc", "lists")  # calc, lists: training-only drills
 CALC_INSTRUCTION = "Work out each operation exactly. Write a fraction as a/b."
 CALC_WHOLE_SHARE = 0.1  # share of whole-number operations a calc drill keeps
+LISTS_INSTRUCTION = (
+    "Sort the written numbers, compare them with the input place by place and say whether they are the same."
+)
+LISTS_LOW_SHARE = 0.5  # share of the lists drill's lists that are unsolvable multisets over 1..13
 DEFAULT_MIX = {"io": 0.05, "cot": 0.12, "propose": 0.28, "value": 0.32, "judge": 0.23}
 
 WIDE_MAX = 200  # largest number of a wide value state (test states hold at most 13 * 13)
@@ -795,6 +799,45 @@ def calc_answer(operations) -> str:
     )
 
 
+def drill_lists(rng: random.Random) -> tuple[tuple[int, ...], list[int]]:
+    """The two lists of a ``lists`` drill: an input (a training start, a ``LISTS_LOW_SHARE`` of
+    them unsolvable multisets over 1..13) and a written list in random order — the same numbers
+    half the time, else the input with one number changed by -2..+3 (as a near-miss judge answer
+    changes one) or another start's numbers. Neither list is ever a test puzzle's multiset.
+
+    The judge's test puzzles hold only numbers up to 13, while every training puzzle it can be
+    given holds a number above 13: the unsolvable low lists are the only 4-number lists over
+    1..13 training may hold, and the drill is where they meet the judge's list lines."""
+    nums = random_start(rng, low_unsolvable=LISTS_LOW_SHARE)
+    while True:
+        r = rng.random()
+        written = list(nums)
+        if r < 0.5:
+            pass
+        elif r < 0.85:
+            i = rng.randrange(len(written))
+            written[i] = max(1, written[i] + rng.choice([-2, -1, 1, 2, 3]))
+        else:
+            written = list(random_start(rng, low_unsolvable=LISTS_LOW_SHARE))
+        if is_training_start(tuple(sorted(written))):
+            rng.shuffle(written)
+            return nums, written
+
+
+def lists_user(nums, written) -> str:
+    """User message of the ``lists`` drill: the instruction, the written list, the input."""
+    return "\n".join([LISTS_INSTRUCTION, f"Written: {' '.join(str(n) for n in written)}", f"Input: {format_numbers(nums)}"])
+
+
+def lists_answer(nums, written) -> str:
+    """Target of the ``lists`` drill: the judge's list lines of the ``compared`` layout that follow
+    its copies — the written numbers sorted, the place-by-place comparison, the yes/no."""
+    same = sorted(Fraction(n) for n in written) == sorted(Fraction(n) for n in nums)
+    return "\n".join([
+        f"Numbers: {format_numbers(written)}", compare_line(written, nums), f"Same numbers: {'yes' if same else 'no'}",
+    ])  # fmt: skip
+
+
 # ---------------------------------------------------------------- one turn per skill
 
 
@@ -871,6 +914,9 @@ def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe())
     if skill == "calc":
         ops = calc_operations(rng, rng.randint(4, 8))
         return calc_user(ops), calc_answer(ops)
+    if skill == "lists":
+        nums, written = drill_lists(rng)
+        return lists_user(nums, written), lists_answer(nums, written)
     raise ValueError(f"Unknown skill {skill!r}; choose from {SKILLS}.")
 
 

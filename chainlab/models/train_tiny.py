@@ -134,7 +134,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mix", default=format_mix(DEFAULTS["mix"]),
         help="skill weights of the training conversations (default: %(default)s); 'calc' adds "
-        "a drill that works out the judge's operations, mostly on fractions",
+        "a drill that works out the judge's operations, mostly on fractions; 'lists' a drill of the "
+        "judge's list lines (sort, compare place by place, same or not) on lists that include "
+        "numbers up to 13 only",
     )
     p.add_argument(
         "--value-format", choices=VALUE_FORMATS, default=DEFAULTS["value_format"],
