@@ -597,9 +597,11 @@ def test_calc_drill_works_out_the_judge_operations_mostly_on_fractions():
     assert "calc" not in D.DEFAULT_MIX
 
 
-def test_lists_drill_writes_the_compared_judge_list_lines_on_held_out_safe_lists(tmp_path):
+def test_lists_drill_writes_the_compared_judge_list_lines_on_held_out_safe_lists():
     rng = random.Random(4)
     test_puzzles = {tuple(sorted(p)) for p in D.load_24_csv()} if D.default_data_dir() else set()
+    # the compared judge layout's list lines after its Written copy: Numbers, Input, Compare, Same
+    judge_lines = D.judge_answer((1, 2, 3, 4), "1 + 2 + 3 + 4", "compared").splitlines()
     kinds = {"same": 0, "differ": 0, "low": 0}
     for _ in range(600):
         nums, written = D.drill_lists(rng)
@@ -608,9 +610,7 @@ def test_lists_drill_writes_the_compared_judge_list_lines_on_held_out_safe_lists
         kinds["same" if sorted(written) == sorted(nums) else "differ"] += 1
         kinds["low"] += max(nums) <= 13
         answer = D.lists_answer(nums, written).splitlines()
-        # the same lines the compared judge layout writes for an answer with these numbers
-        lines = D.judge_answer((1, 2, 3, 4), "1 + 2 + 3 + 4", "compared").splitlines()
-        assert [line.split(":")[0] for line in answer] == [lines[1].split(":")[0], "Compare", "Same numbers"]
+        assert [line.split(":")[0] for line in answer] == [judge_lines[1].split(":")[0], "Compare", "Same numbers"]
         assert answer[1] == D.compare_line(written, nums)
         assert answer[2] == f"Same numbers: {'yes' if ' no' not in answer[1] else 'no'}"
     assert 250 < kinds["same"] < 350 and 250 < kinds["low"] < 350, kinds

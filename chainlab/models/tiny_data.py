@@ -812,12 +812,10 @@ def drill_lists(rng: random.Random) -> tuple[tuple[int, ...], list[int]]:
     while True:
         r = rng.random()
         written = list(nums)
-        if r < 0.5:
-            pass
-        elif r < 0.85:
+        if 0.5 <= r < 0.85:
             i = rng.randrange(len(written))
             written[i] = max(1, written[i] + rng.choice([-2, -1, 1, 2, 3]))
-        else:
+        elif r >= 0.85:  # another start (below 0.5: the same numbers)
             written = list(random_start(rng, low_unsolvable=LISTS_LOW_SHARE))
         if is_training_start(tuple(sorted(written))):
             rng.shuffle(written)
