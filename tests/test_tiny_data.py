@@ -11,8 +11,10 @@ from chainlab.prompts import game24 as P
 from chainlab.tasks.game24_math import (
     check_answer,
     evaluate_expression,
+    expression_numbers,
     format_step,
     is_solvable,
+    parse_numbers,
     solution_paths,
 )
 
@@ -620,6 +622,31 @@ def test_lists_drill_writes_the_compared_judge_list_lines_on_held_out_safe_lists
     exs = list(D.iter_examples(40, seed=2, mix={"lists": 1.0}))
     assert all(e.skill == "lists" and len(D.example_starts(e)) == len(e.turns) for e in exs)
     assert "lists" not in D.DEFAULT_MIX
+
+
+def test_judge_low_share_judges_wrong_answers_to_low_unsolvable_puzzles_without_test_solutions():
+    test_puzzles = {tuple(sorted(p)) for p in D.load_24_csv()} if D.default_data_dir() else set()
+    kinds = {"same": 0, "differ": 0, "makes 24": 0}
+    for e in D.iter_examples(150, seed=6, mix={"judge": 1.0}, judge_low_share=1.0, judge_format="compared"):
+        assert all(D.is_training_start(s) and max(s) <= 13 for s in D.example_starts(e))
+        for user, answer in e.turns:
+            nums = parse_numbers(user.split("Input: ")[1].splitlines()[0])
+            expr = user.split("Answer: ")[1].split(" = 24")[0]
+            assert P.parse_judge(answer) is False and answer == D.judge_answer(nums, expr, "compared")
+            used = tuple(sorted(expression_numbers(expr)))
+            kinds["same" if used == tuple(sorted(nums)) else "differ"] += 1
+            if evaluate_expression(expr) == 24:  # another puzzle's answer: never a test puzzle's
+                kinds["makes 24"] += 1
+                assert len(used) == 4 and D.is_training_start(used) and used not in test_puzzles
+    turns = sum(kinds[k] for k in ("same", "differ"))
+    assert 0.35 < kinds["same"] / turns < 0.65 and kinds["makes 24"] > 0.05 * turns, kinds
+    half = [max(s) <= 13 for e in D.iter_examples(200, seed=7, mix={"judge": 1.0}, judge_low_share=0.5)
+            for s in D.example_starts(e)]  # fmt: skip
+    assert 0.35 < sum(half) / len(half) < 0.65
+    assert [e.text() for e in D.iter_examples(40, seed=3)] == [
+        e.text() for e in D.iter_examples(40, seed=3, judge_low_share=0.0)]
+    with pytest.raises(ValueError, match="judge_low_share"):
+        next(D.iter_examples(1, judge_low_share=1.5))
 
 
 def test_unsolvable_low_starts_are_allowed_but_never_solvable():

@@ -224,10 +224,14 @@ def test_value_format_option(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("key", "value", "tag", "bad"),
-    [("judge_other_share", 0.5, "j0.5", "1.5"), ("judge_correct_share", 0.3, "jc0.3", "-0.1")],
+    [
+        ("judge_other_share", 0.5, "j0.5", "1.5"),
+        ("judge_correct_share", 0.3, "jc0.3", "-0.1"),
+        ("judge_low_share", 0.3, "jl0.3", "2"),
+    ],
 )
 def test_judge_share_options(tmp_path, capsys, key, value, tag, bad):
-    """``--judge-other-share`` / ``--judge-correct-share``: logged, tagged in the data file's name,
+    """``--judge-other-share`` / ``--judge-correct-share`` / ``--judge-low-share``: logged, tagged in the data file's name,
     refused outside 0..1 and with a given ``--data`` file."""
     from chainlab.models.train_tiny import DEFAULTS, data_phases
 

@@ -109,7 +109,7 @@ def _recipe(tc: dict) -> dict:
 
     keys = (
         "wide_share", "late_share", "late_wide_share", "mark_weight", "mix", "value_format",
-        "judge_other_share", "judge_small_share", "propose_format", "judge_format", "result_weight",
+        "judge_other_share", "judge_small_share", "judge_low_share", "propose_format", "judge_format", "result_weight",
         "judge_correct_share", "cot_format",
     )  # fmt: skip
     return {k: tc.get(k, DEFAULTS[k]) for k in keys}
@@ -262,6 +262,9 @@ def _continued_changes(rc: dict, rp: dict) -> list[str]:
     if rc["judge_small_share"] != rp["judge_small_share"]:
         share = rc["judge_small_share"]
         out.append(f"{share:.0%} of the judge's puzzles have 3 or 5 numbers over 1..13")
+    if rc["judge_low_share"] != rp["judge_low_share"]:
+        share = rc["judge_low_share"]
+        out.append(f"{share:.0%} of the judge's other puzzles are unsolvable over 1..13, answered wrong")
     if rc["mix"] != rp["mix"]:
         total_w = sum(rc["mix"].values())
         shares = ", ".join(f"{k} {v / total_w:.0%}" for k, v in rc["mix"].items())

@@ -76,6 +76,8 @@ CALC_WHOLE_SHARE = 0.1  # share of whole-number operations a calc drill keeps
 LISTS_INSTRUCTION = (
     "Sort the written numbers, compare them with the input place by place and say whether they are the same."
 )
+LOW_SAME_SHARE = 0.5  # share of judge answers to a low unsolvable puzzle that use its numbers
+LOW_OTHER_SHARE = 0.15  # share of them that answer another training puzzle
 LISTS_LOW_SHARE = 0.5  # share of the lists drill's lists that are unsolvable multisets over 1..13
 DEFAULT_MIX = {"io": 0.05, "cot": 0.12, "propose": 0.28, "value": 0.32, "judge": 0.23}
 
@@ -528,6 +530,37 @@ def training_wrong_expression(nums, rng: random.Random, other_share: float = 0.0
     return corrupt_expression(nums, rng)
 
 
+def low_wrong_expression(nums, rng: random.Random) -> str:
+    """A judge training answer to an unsolvable puzzle over 1..13 (every answer to one is wrong),
+    drawn like the test's corruptions: with probability ``LOW_SAME_SHARE`` random steps over its
+    numbers (the same numbers, as an operator change keeps them), else those steps with one
+    number changed by -2..+3, else (``LOW_OTHER_SHARE``) another training puzzle's answer.
+
+    Unsolvable multisets over 1..13 are the only 4-number puzzles of small numbers that training
+    may hold (every solvable one is a test puzzle), so these are where the judge's list lines see
+    two equal lists of small numbers; an answer that makes 24 is kept only if its numbers are a
+    training start, so no test puzzle's solution is ever written."""
+    for _ in range(100):
+        r = rng.random()
+        if r < LOW_SAME_SHARE:
+            return random_wrong_expression(nums, rng)
+        if r < 1.0 - LOW_OTHER_SHARE:
+            tokens = random_wrong_expression(nums, rng).split(" ")
+            idx = [i for i, t in enumerate(tokens) if t.strip("()").isdigit()]
+            i = rng.choice(idx)
+            digits = tokens[i].strip("()")
+            tokens[i] = tokens[i].replace(digits, str(max(1, int(digits) + rng.choice([-2, -1, 1, 2, 3]))))
+            expr = " ".join(tokens)
+        else:
+            expr = solution(random_start(rng, solvable=True), rng)[1]
+        if not _evaluates(expr):
+            continue
+        used = tuple(sorted(expression_numbers(expr)))
+        if evaluate_expression(expr) != 24 or (len(used) == 4 and is_training_start(used)):
+            return expr
+    raise RuntimeError(f"no wrong answer found for {format_numbers(nums)}")
+
+
 def _replay(nums, head: list[Step], tail: list[Step]) -> str | None:
     """Expression of ``head`` followed by ``tail`` replayed on the changed values."""
     items = [Fraction(n) for n in nums]
@@ -848,6 +881,8 @@ class DataRecipe:
     value check (:func:`value_answer`). ``judge_other_share``: the share of the judge's wrong
     answers that answer another puzzle (:func:`training_wrong_expression`). ``judge_small_share``:
     the share of judge turns on a 3- or 5-number puzzle over 1..13 (:func:`small_puzzle`).
+    ``judge_low_share``: the share of judge turns on an unsolvable 4-number puzzle over 1..13,
+    answered wrong (:func:`low_wrong_expression`).
     ``judge_correct_share``: the share of judge turns whose answer is right (the rest are wrong).
     ``propose_format``: see :func:`propose_answer`; ``judge_format``: see :func:`judge_answer`;
     ``cot_format``: see :func:`cot_answer`. An option at its default draws exactly what the
@@ -859,13 +894,14 @@ class DataRecipe:
     value_format: str = "need"
     judge_other_share: float = 0.0
     judge_small_share: float = 0.0
+    judge_low_share: float = 0.0
     judge_correct_share: float = 0.5
     propose_format: str = "plain"
     judge_format: str = "plain"
     cot_format: str = "plain"
 
     def __post_init__(self) -> None:
-        for name in ("wide_share", "judge_other_share", "judge_small_share", "judge_correct_share"):
+        for name in ("wide_share", "judge_other_share", "judge_small_share", "judge_low_share", "judge_correct_share"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, got {share}")
@@ -903,6 +939,10 @@ def make_turn(skill: str, rng: random.Random, recipe: DataRecipe = DataRecipe())
         return P.value_user(state), value_answer(state, recipe.value_format)
     if skill == "judge":
         small = bool(recipe.judge_small_share) and rng.random() < recipe.judge_small_share
+        if not small and recipe.judge_low_share and rng.random() < recipe.judge_low_share:
+            nums = random_start(rng, low_unsolvable=1.0)
+            expr = low_wrong_expression(nums, rng)
+            return P.judge_user(nums, expr), judge_answer(nums, expr, recipe.judge_format)
         nums = small_puzzle(rng) if small else random_start(rng, solvable=True)
         good = rng.random() < recipe.judge_correct_share
         expr = solution(nums, rng)[1] if good else training_wrong_expression(

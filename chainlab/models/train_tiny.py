@@ -77,6 +77,7 @@ DEFAULTS = dict(
     value_format="need",  # the worked value check (tiny_data.value_answer)
     judge_other_share=0.0,  # share of the judge's wrong answers that answer another puzzle
     judge_small_share=0.0,  # share of judge turns on 3- and 5-number puzzles over 1..13
+    judge_low_share=0.0,  # share of judge turns on unsolvable 4-number puzzles over 1..13
     judge_correct_share=0.5,  # share of judge turns whose answer is right
     propose_format="plain",  # the propose skill's answer layout (tiny_data.propose_answer)
     judge_format="plain",  # the judge skill's answer layout (tiny_data.judge_answer)
@@ -155,6 +156,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="share of judge turns on a solvable 3- or 5-number puzzle over 1..13, so that right "
         "answers made of small numbers only are seen (4-number ones are the held-out test "
         "puzzles; default: %(default)s)",
+    )
+    p.add_argument(
+        "--judge-low-share", type=float, default=DEFAULTS["judge_low_share"],
+        help="share of judge turns on an unsolvable 4-number puzzle over 1..13, answered wrong "
+        "(its numbers in other steps, one of them changed, or another puzzle's answer), so that "
+        "the judge's list lines see two equal lists of small numbers as the test's right answers "
+        "give them (of the other judge turns; default: %(default)s)",
     )
     p.add_argument(
         "--judge-correct-share", type=float, default=DEFAULTS["judge_correct_share"],
@@ -281,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
         value_format=args.value_format,
         judge_other_share=args.judge_other_share,
         judge_small_share=args.judge_small_share,
+        judge_low_share=args.judge_low_share,
         judge_correct_share=args.judge_correct_share,
         propose_format=args.propose_format,
         judge_format=args.judge_format,
@@ -291,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
         ("--late-wide-share", args.late_wide_share),
         ("--judge-other-share", args.judge_other_share),
         ("--judge-small-share", args.judge_small_share),
+        ("--judge-low-share", args.judge_low_share),
         ("--judge-correct-share", args.judge_correct_share),
     ):
         if not 0.0 <= value <= 1.0:
@@ -312,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # options that shape generated data
-    for key in ("mix", "value_format", "judge_other_share", "judge_small_share",
+    for key in ("mix", "value_format", "judge_other_share", "judge_small_share", "judge_low_share",
                 "judge_correct_share", "propose_format", "judge_format", "cot_format"):
         if args.data and cfg[key] != DEFAULTS[key]:
             flag = "--" + key.replace("_", "-")
@@ -661,6 +671,7 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
     value_format = cfg.get("value_format", DEFAULTS["value_format"])
     judge_other = cfg.get("judge_other_share", DEFAULTS["judge_other_share"])
     judge_small = cfg.get("judge_small_share", DEFAULTS["judge_small_share"])
+    judge_low = cfg.get("judge_low_share", DEFAULTS["judge_low_share"])
     judge_correct = cfg.get("judge_correct_share", DEFAULTS["judge_correct_share"])
     propose_format = cfg.get("propose_format", DEFAULTS["propose_format"])
     judge_format = cfg.get("judge_format", DEFAULTS["judge_format"])
@@ -672,6 +683,7 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
         tag += "" if value_format == DEFAULTS["value_format"] else f"-v{value_format}"
         tag += "" if judge_other == DEFAULTS["judge_other_share"] else f"-j{judge_other:g}"
         tag += "" if judge_small == DEFAULTS["judge_small_share"] else f"-js{judge_small:g}"
+        tag += "" if judge_low == DEFAULTS["judge_low_share"] else f"-jl{judge_low:g}"
         tag += "" if judge_correct == DEFAULTS["judge_correct_share"] else f"-jc{judge_correct:g}"
         tag += "" if propose_format == DEFAULTS["propose_format"] else f"-p{propose_format}"
         tag += "" if judge_format == DEFAULTS["judge_format"] else f"-J{judge_format}"
@@ -728,6 +740,7 @@ def train(
                         value_format=cfg.get("value_format", DEFAULTS["value_format"]),
                         judge_other_share=cfg.get("judge_other_share", DEFAULTS["judge_other_share"]),
                         judge_small_share=cfg.get("judge_small_share", DEFAULTS["judge_small_share"]),
+                        judge_low_share=cfg.get("judge_low_share", DEFAULTS["judge_low_share"]),
                         judge_correct_share=cfg.get("judge_correct_share", DEFAULTS["judge_correct_share"]),
                         propose_format=cfg.get("propose_format", DEFAULTS["propose_format"]),
                         judge_format=cfg.get("judge_format", DEFAULTS["judge_format"]),
