@@ -33,7 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python benchmarks/bench_llm.py
 
-# Retrain the embedded model from scratch in four stages (about 130-190 minutes on 2 CPU threads, by the machine's speed): the recipe of
+# Retrain the embedded model from scratch in four stages (about 140-210 minutes on 2 CPU threads, by the machine's speed): the recipe of
 # chainlab/models/weights/chainlab-tiny/MODEL_CARD.md, into runs/chainlab-tiny.
 tiny-model: $(STAMP)
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-base --examples 100000 --threads 2
@@ -44,9 +44,10 @@ tiny-model: $(STAMP)
 		--examples 14000 --lr 3e-4 --seed 3 --wide-share 1 --mark-weight 4 \
 		--value-format pairs --judge-other-share 0.5 --propose-format restated --threads 2 --compile
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-stage3 \
-		--examples 28000 --lr 1e-3 --seed 5 --wide-share 1 --mark-weight 4 \
+		--examples 36000 --lr 1e-3 --seed 5 --wide-share 1 --mark-weight 4 \
 		--value-format pairs --judge-other-share 0.5 --propose-format restated \
-		--mix io=0.04,cot=0.1,propose=0.24,value=0.28,judge=0.34 --cot-format expand --threads 2 --compile --bf16 auto
+		--judge-low-share 0.3 --judge-correct-share 0.7 --judge-format compared \
+		--mix io=0.04,cot=0.1,propose=0.24,value=0.28,judge=0.34,lists=0.3 --cot-format expand --threads 2 --compile --bf16 auto
 
 # Install runs/chainlab-tiny as the packaged chainlab-tiny, rebuild its adapter and GPTQ variant on it,
 # measure all three and rewrite the model card (about 60 minutes on 2 CPU threads; results in runs/release).

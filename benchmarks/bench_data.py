@@ -33,7 +33,7 @@ from pathlib import Path
 RECIPES = {
     # make tiny-model's first stage: the default recipe
     "first": {},
-    # make tiny-model's fourth stage (v15's)
+    # make tiny-model's fourth stage as v15 ran it (the README's numbers; v16 adds judge lists)
     "fourth": dict(
         mix=dict(io=0.04, cot=0.1, propose=0.24, value=0.28, judge=0.34),
         wide_share=1.0,

@@ -457,6 +457,15 @@ def cot_answer(nums, path: list[Step], cot_format: str = "plain") -> str:
     return "\n".join(lines)
 
 
+def change_one_number(expr: str, rng: random.Random) -> str:
+    """``expr`` with one of its numbers, drawn at random, shifted by -2..+3 (never below 1)."""
+    tokens = expr.split(" ")
+    i = rng.choice([i for i, t in enumerate(tokens) if t.strip("()").isdigit()])
+    digits = tokens[i].strip("()")
+    tokens[i] = tokens[i].replace(digits, str(max(1, int(digits) + rng.choice([-2, -1, 1, 2, 3]))))
+    return " ".join(tokens)
+
+
 def corrupt_expression(nums, rng: random.Random) -> str:
     """A wrong answer: one operator changed, one number changed, or another puzzle's answer."""
     for _ in range(50):
@@ -472,15 +481,7 @@ def corrupt_expression(nums, rng: random.Random) -> str:
             new = [*path[:k], Step(st.a, op, st.b, res, st.left)]
             expr = _replay(nums, new, path[k + 1 :])
         elif kind < 0.8:  # change one number
-            _, expr = solution(nums, rng)
-            tokens = expr.split(" ")
-            idx = [i for i, t in enumerate(tokens) if t.strip("()").isdigit()]
-            i = rng.choice(idx)
-            t = tokens[i]
-            digits = t.strip("()")
-            new_n = str(max(1, int(digits) + rng.choice([-2, -1, 1, 2, 3])))
-            tokens[i] = t.replace(digits, new_n)
-            expr = " ".join(tokens)
+            expr = change_one_number(solution(nums, rng)[1], rng)
         else:  # an answer to a different puzzle
             other = _other_start(nums, rng)
             if sorted(other) == sorted(nums):
@@ -545,12 +546,7 @@ def low_wrong_expression(nums, rng: random.Random) -> str:
         if r < LOW_SAME_SHARE:
             return random_wrong_expression(nums, rng)
         if r < 1.0 - LOW_OTHER_SHARE:
-            tokens = random_wrong_expression(nums, rng).split(" ")
-            idx = [i for i, t in enumerate(tokens) if t.strip("()").isdigit()]
-            i = rng.choice(idx)
-            digits = tokens[i].strip("()")
-            tokens[i] = tokens[i].replace(digits, str(max(1, int(digits) + rng.choice([-2, -1, 1, 2, 3]))))
-            expr = " ".join(tokens)
+            expr = change_one_number(random_wrong_expression(nums, rng), rng)
         else:
             expr = solution(random_start(rng, solvable=True), rng)[1]
         if not _evaluates(expr):
