@@ -235,6 +235,9 @@ def test_judge_line_report_names_the_kind_of_line_that_fails(tmp_path):
     assert judge_line_kind("6 30 | 30 - 6 = 24 (left: 24)") == "whole"
     assert judge_line_kind("1/4 6 | 6 * 4 = 24 (left: 24)") == "whole"  # by its operation, not its list
     assert judge_line_kind("4 10 30 | 30 - 6: 6 missing") == "missing"
+    assert judge_line_kind("2 + 4 = 6: (9 - (1/2)) * 8") == "whole"  # a rewrite line: by its operation
+    rewrite = judge_line_report(items, [judge_answer(p, e, "rewrite") for p, e, _ in items], "rewrite")
+    assert rewrite["lines"]["fraction"] == 2 and set(rewrite["accuracy"].values()) == {1.0}
     ordered = judge_line_report(items, [judge_answer(p, e, "ordered") for p, e, _ in items], "ordered")
     assert ordered["lines"]["written"] == 2 and set(ordered["accuracy"].values()) == {1.0}
     assert judge_line_kind("Written: 5 5 6 10") == "written"

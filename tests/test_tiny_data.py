@@ -566,6 +566,25 @@ def test_insert_sorted_writes_the_sort_out_one_number_at_a_time():
         assert inserted[1].split(" | ")[-1].removeprefix("Sort: ") == compared[1].removeprefix("Numbers: ")
 
 
+def test_rewrite_lines_put_each_result_in_place_of_its_operation():
+    assert D.rewrite_lines("(9 - (2 + 4)) * 8") == ["2 + 4 = 6: (9 - 6) * 8", "9 - 6 = 3: 3 * 8", "3 * 8 = 24"]
+    assert D.rewrite_lines("12 / (7 - (13 / 2))") == [  # fractions in parentheses: never 12 / 1 / 2
+        "13 / 2 = 13/2: 12 / (7 - (13/2))", "7 - 13/2 = 1/2: 12 / (1/2)", "12 / 1/2 = 24",
+    ]
+    assert D.rewrite_lines("8 - 2 - 3 - 1") == ["8 - 2 = 6: 6 - 3 - 1", "6 - 3 = 3: 3 - 1", "3 - 1 = 2"]
+    assert D.rewrite_lines("(10 - (5 * 8)) / 6") == ["5 * 8 = 40: (10 - 40) / 6", "10 - 40 = -30: -30 / 6", "-30 / 6 = -5"]
+    rng = random.Random(15)
+    for _ in range(300):  # the compared layout with each worked line followed by its rewrite
+        nums = D.random_start(rng, solvable=True)
+        expr = D.solution(nums, rng)[1] if rng.random() < 0.5 else D.training_wrong_expression(nums, rng, 0.5)
+        compared = D.judge_answer(nums, expr, "compared").splitlines()
+        rewritten = D.judge_answer(nums, expr, "rewrite").splitlines()
+        assert [line.split(": ")[0] if " = " in line else line for line in rewritten] == compared
+        rewrites = [line.split(": ", 1)[1] for line in rewritten if " = " in line and ": " in line]
+        unsigned = [r for r in rewrites if not r.startswith("-") and "(-" not in r]  # the parser has no unary minus
+        assert all(evaluate_expression(r) == evaluate_expression(expr) for r in unsigned)
+
+
 def test_written_cross_off_is_cross_off_after_the_written_copy():
     assert D.judge_answer((4, 5, 6, 10), "5 + ((5 * 6) - 10)", "written-cross-off").splitlines()[:4] == [
         "Written: 5 5 6 10", "Input: 4 5 6 10", "Take 5: 4 6 10", "Take 5: missing",

@@ -272,8 +272,8 @@ def judge_line_kind(line: str) -> str | None:
         if work.endswith(" missing"):
             return "missing"
         return "fraction" if _FRACTION.search(work) else "whole"
-    if " = " in line and not line.startswith(("Take ", "Verdict")):
-        return "fraction" if _FRACTION.search(line) else "whole"
+    if " = " in line and not line.startswith(("Take ", "Verdict")):  # by its operation, not a rewrite after ": "
+        return "fraction" if _FRACTION.search(line.split(": ", 1)[0]) else "whole"
     for prefix, kind in (("Written:", "written"), ("Sort:", "sort"), ("Input:", "input"), ("Numbers:", "numbers"),
                          ("Compare:", "compare"), ("Take ", "take"),
                          ("Same numbers:", "same"), ("Makes 24:", "makes")):  # fmt: skip

@@ -430,6 +430,11 @@ JUDGE_TARGETS["insert-sorted"] = JUDGE_TARGETS["compared"].replace(
     "the same sorted\n  (`Numbers:`)",
     "the sort written out\n  (`Sort: 5 | 5 5 | 5 5 6 | 5 5 6 10`), its last list (`Numbers:`)",
 )
+JUDGE_TARGETS["rewrite"] = JUDGE_TARGETS["compared"].replace(
+    "the expression worked out operation by\n  operation,",
+    "the expression worked out operation by\n  operation, each line followed by the expression with that"
+    " operation's result in its place\n  (`2 + 4 = 6: (9 - 6) * 8`, `9 - 6 = 3: 3 * 8`, `3 * 8 = 24`),",
+)
 JUDGE_TARGETS["written-cross-off"] = (
     "the expression's numbers copied in the order they are written (`Written: 5 5 6 10`), then"
     " `cross-off`'s lines:\n  " + JUDGE_TARGETS["cross-off"]

@@ -27,6 +27,7 @@ from chainlab.prompts import game24 as P
 from chainlab.prompts.chat_format import llama2_prompt
 from chainlab.tasks.game24_math import (
     Step,
+    _tokenize,
     answer_expression,
     apply_op,
     build_lines,
@@ -66,7 +67,7 @@ PROPOSE_FORMATS = ("plain", "grouped", "restated")  # propose answers: see propo
 COT_FORMATS = ("plain", "expand", "build")  # CoT answers: see cot_answer
 JUDGE_FORMATS = (
     "plain", "numbers-first", "split-fractions", "need-last", "cross-off", "cross-off-split", "steps",
-    "ordered", "compared", "insert-sorted", "written-cross-off",
+    "ordered", "compared", "insert-sorted", "written-cross-off", "rewrite",
 )  # see judge_answer
 PAIRS_LIMIT = 999  # pair_check does not write second-level results above this (never 24)
 
@@ -705,6 +706,77 @@ def replay_lines(nums, expr: str) -> list[str]:
     return lines
 
 
+def _expression_tree(expr: str):
+    """``expr`` as a tree of ``[value]`` leaves and ``[op, left, right, parenthesized]`` nodes
+    (the grammar of :func:`chainlab.tasks.game24_math.evaluate_expression`)."""
+    toks, i = _tokenize(expr), 0
+
+    def eat() -> str:
+        nonlocal i
+        i += 1
+        return toks[i - 1]
+
+    def peek() -> str | None:
+        return toks[i] if i < len(toks) else None
+
+    def factor():
+        tok = eat()
+        if tok == "(":
+            node = chain(("+", "-"), term)
+            eat()
+            return [*node[:3], True] if len(node) == 4 else node
+        return [Fraction(int(tok))]
+
+    def term():
+        return chain(("*", "/"), factor)
+
+    def chain(ops, part):
+        node = part()
+        while peek() in ops:
+            node = [eat(), node, part(), False]
+        return node
+
+    return chain(("+", "-"), term)
+
+
+def _render(node) -> str:
+    """A tree of :func:`_expression_tree` written out, its parentheses where the expression had
+    them; a number that is not whole is put in parentheses, ``(13/2)``, so that ``12 / (1/2)``
+    cannot be read as ``12 / 1 / 2``."""
+    if len(node) == 1:
+        x = node[0]
+        return format_number(x) if x.denominator == 1 else f"({format_number(x)})"
+    op, left, right, paren = node
+    text = f"{_render(left)} {op} {_render(right)}"
+    return f"({text})" if paren else text
+
+
+def rewrite_lines(expr: str) -> list[str]:
+    """The expression worked out one operation at a time, each line the operation and its result
+    followed by the expression with that operation replaced by its result:
+    ``2 + 4 = 6: (9 - 6) * 8``, ``9 - 6 = 3: 3 * 8``, ``3 * 8 = 24`` (the last line has nothing
+    left to rewrite). Each operation is the first of the line above's expression to work out, its
+    operands two numbers written there next to each other, so no earlier result has to be found
+    further up."""
+    tree, lines = _expression_tree(expr), []
+    while len(tree) > 1:
+        path, node = [], tree
+        while len(node[1]) > 1 or len(node[2]) > 1:  # down to the first operation of two numbers
+            side = 1 if len(node[1]) > 1 else 2
+            path.append((node, side))
+            node = node[side]
+        op, (a,), (b,), _ = node
+        result = apply_op(a, op, b)
+        work = f"{format_number(a)} {op} {format_number(b)} = {format_number(result)}"
+        if not path:
+            lines.append(work)
+            break
+        parent, side = path[-1]
+        parent[side] = [result]
+        lines.append(f"{work}: {_render(tree)}")
+    return lines
+
+
 def compare_line(used, nums) -> str:
     """The judge's place-by-place comparison of the expression's numbers with the puzzle's, both
     sorted: ``Compare: 5 4 no, 5 5 yes, 6 6 yes, 10 10 yes``; a place one list lacks is ``-``."""
@@ -759,6 +831,9 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     into a sorted list one at a time, as every proposal's ``(left: …)`` puts its result.
     ``written-cross-off`` is ``cross-off`` after the ``Written:`` line: each ``Take`` line takes
     the next number of that copy, the line the model writes best, rather than of the expression.
+    ``rewrite`` is ``compared`` with each worked line followed by the expression rewritten with
+    that operation's result (:func:`rewrite_lines`), so that the next operation's operands are
+    read off the line just above.
     """
     _check_judge_format(judge_format)
     verdict = f"Verdict: {'correct' if _correct(nums, expr) else 'incorrect'}"
@@ -768,6 +843,8 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     ending = [f"Makes 24: {'yes' if makes else 'no'}", verdict]
     if judge_format in ("split-fractions", "cross-off-split"):
         lines = [worked_operation(*op) for op in evaluation_steps(expr)]
+    elif judge_format == "rewrite":
+        lines = rewrite_lines(expr)
     elif judge_format == "need-last":
         *first, (a, op, b, _) = evaluation_steps(expr)
         lines = evaluation_lines(expr)[: len(first)] + [need_line(a, op, b)]
@@ -790,7 +867,7 @@ def judge_answer(nums, expr: str, judge_format: str = "plain") -> str:
     if judge_format == "numbers-first":
         numbers[:2] = numbers[1], numbers[0]
         head, tail = numbers, lines
-    elif judge_format in ("ordered", "compared", "insert-sorted"):
+    elif judge_format in ("ordered", "compared", "insert-sorted", "rewrite"):
         if judge_format != "ordered":
             numbers.insert(2, compare_line(used, nums))
         if judge_format == "insert-sorted":
