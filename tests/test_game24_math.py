@@ -13,6 +13,7 @@ from chainlab.tasks.game24_math import (
     evaluate_expression,
     evaluation_lines,
     expansion_forms,
+    expression_tree,
     format_step,
     is_solvable,
     next_steps,
@@ -155,6 +156,14 @@ def test_expression_parser_is_exact_and_safe():
 def test_evaluation_lines_follow_the_tree():
     assert evaluation_lines("(5 * (10 - 4)) - 6") == ["10 - 4 = 6", "5 * 6 = 30", "30 - 6 = 24"]
     assert evaluation_lines("8 / (3 - 8 / 3)") == ["8 / 3 = 8/3", "3 - 8/3 = 1/3", "8 / 1/3 = 24"]
+
+
+def test_expression_tree_keeps_the_written_parentheses():
+    two, three, four = Fraction(2), Fraction(3), Fraction(4)
+    assert expression_tree("(2 + 3) * 4") == ["*", ["+", [two], [three], True], [four], False]
+    assert expression_tree("2 - 3 - 4") == ["-", ["-", [two], [three], False], [four], False]  # left to right
+    assert expression_tree("2 + 3 * 4") == ["+", [two], ["*", [three], [four], False], False]
+    assert expression_tree("(4)") == [four]
 
 
 def test_parse_numbers_errors():

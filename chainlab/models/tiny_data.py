@@ -27,7 +27,6 @@ from chainlab.prompts import game24 as P
 from chainlab.prompts.chat_format import llama2_prompt
 from chainlab.tasks.game24_math import (
     Step,
-    _tokenize,
     answer_expression,
     apply_op,
     build_lines,
@@ -36,6 +35,7 @@ from chainlab.tasks.game24_math import (
     evaluation_steps,
     expansion_forms,
     expression_numbers,
+    expression_tree,
     format_number,
     format_numbers,
     format_step,
@@ -706,41 +706,8 @@ def replay_lines(nums, expr: str) -> list[str]:
     return lines
 
 
-def _expression_tree(expr: str):
-    """``expr`` as a tree of ``[value]`` leaves and ``[op, left, right, parenthesized]`` nodes
-    (the grammar of :func:`chainlab.tasks.game24_math.evaluate_expression`)."""
-    toks, i = _tokenize(expr), 0
-
-    def eat() -> str:
-        nonlocal i
-        i += 1
-        return toks[i - 1]
-
-    def peek() -> str | None:
-        return toks[i] if i < len(toks) else None
-
-    def factor():
-        tok = eat()
-        if tok == "(":
-            node = chain(("+", "-"), term)
-            eat()
-            return [*node[:3], True] if len(node) == 4 else node
-        return [Fraction(int(tok))]
-
-    def term():
-        return chain(("*", "/"), factor)
-
-    def chain(ops, part):
-        node = part()
-        while peek() in ops:
-            node = [eat(), node, part(), False]
-        return node
-
-    return chain(("+", "-"), term)
-
-
 def _render(node) -> str:
-    """A tree of :func:`_expression_tree` written out, its parentheses where the expression had
+    """A tree of :func:`~chainlab.tasks.game24_math.expression_tree` written out, its parentheses where the expression had
     them; a number that is not whole is put in parentheses, ``(13/2)``, so that ``12 / (1/2)``
     cannot be read as ``12 / 1 / 2``."""
     if len(node) == 1:
@@ -758,7 +725,7 @@ def rewrite_lines(expr: str) -> list[str]:
     left to rewrite). Each operation is the first of the line above's expression to work out, its
     operands two numbers written there next to each other, so no earlier result has to be found
     further up."""
-    tree, lines = _expression_tree(expr), []
+    tree, lines = expression_tree(expr), []
     while len(tree) > 1:
         path, node = [], tree
         while len(node[1]) > 1 or len(node[2]) > 1:  # down to the first operation of two numbers

@@ -326,9 +326,14 @@ class _Parser:
         self.i = 0
         self.leaves: list[Fraction] = []
         self.ops: list[tuple[Fraction, str, Fraction, Fraction]] = []
+        self.trees: list[list] = []  # parsed subtrees, see expression_tree
 
     def peek(self) -> str | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def _combine(self, op: str) -> None:
+        right = self.trees.pop()
+        self.trees.append([op, self.trees.pop(), right, False])
 
     def eat(self) -> str:
         tok = self.peek()
@@ -344,6 +349,7 @@ class _Parser:
             r = self.term()
             res = v + r if op == "+" else v - r
             self.ops.append((v, op, r, res))
+            self._combine(op)
             v = res
         return v
 
@@ -356,6 +362,7 @@ class _Parser:
                 raise ExpressionError("Division by zero.")
             res = v * r if op == "*" else v / r
             self.ops.append((v, op, r, res))
+            self._combine(op)
             v = res
         return v
 
@@ -365,10 +372,13 @@ class _Parser:
             v = self.expr()
             if self.eat() != ")":
                 raise ExpressionError("Missing ')'.")
+            if len(self.trees[-1]) == 4:
+                self.trees[-1][3] = True  # an operation written in parentheses
             return v
         if tok.isdigit():
             v = Fraction(int(tok))
             self.leaves.append(v)
+            self.trees.append([v])
             return v
         raise ExpressionError(f"Unexpected {tok!r}.")
 
@@ -392,6 +402,12 @@ def _parse(expr: str) -> tuple[Fraction, list[Fraction]]:
 def evaluation_steps(expr: str) -> list[tuple[Fraction, str, Fraction, Fraction]]:
     """The operations of an expression in evaluation order, as ``(a, op, b, result)`` tuples."""
     return list(_run_parser(expr).ops)
+
+
+def expression_tree(expr: str) -> list:
+    """``expr`` as a tree: ``[value]`` leaves and ``[op, left, right, parenthesized]`` nodes, where
+    ``parenthesized`` says the operation was written in parentheses."""
+    return _run_parser(expr).trees[-1]
 
 
 def evaluation_lines(expr: str) -> list[str]:
