@@ -34,15 +34,25 @@ bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python benchmarks/bench_llm.py
 
 # Retrain the embedded model from scratch in four stages (about 140-210 minutes on 2 CPU threads, by the machine's speed): the recipe of
-# chainlab/models/weights/chainlab-tiny/MODEL_CARD.md, into runs/chainlab-tiny.
-tiny-model: $(STAMP)
+# chainlab/models/weights/chainlab-tiny/MODEL_CARD.md, into runs/chainlab-tiny. Each stage is a file target (its training_log.json,
+# written last), so a second `make tiny-model` after an interruption skips the finished stages and the interrupted one resumes
+# from its checkpoint; `rm -rf runs/chainlab-tiny*` starts over.
+tiny-model: runs/chainlab-tiny/training_log.json
+
+runs/chainlab-tiny-base/training_log.json: | $(STAMP)
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-base --examples 100000 --threads 2
+
+runs/chainlab-tiny-stage2/training_log.json: runs/chainlab-tiny-base/training_log.json
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-stage2 --init-from runs/chainlab-tiny-base \
 		--examples 28000 --lr 5e-4 --seed 1 --wide-share 1 --mark-weight 4 \
 		--value-format pairs --judge-other-share 0.5 --propose-format restated --threads 2 --compile
+
+runs/chainlab-tiny-stage3/training_log.json: runs/chainlab-tiny-stage2/training_log.json
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-stage3 --init-from runs/chainlab-tiny-stage2 \
 		--examples 14000 --lr 3e-4 --seed 3 --wide-share 1 --mark-weight 4 \
 		--value-format pairs --judge-other-share 0.5 --propose-format restated --threads 2 --compile
+
+runs/chainlab-tiny/training_log.json: runs/chainlab-tiny-stage3/training_log.json
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-stage3 \
 		--examples 36000 --lr 1e-3 --seed 5 --wide-share 1 --mark-weight 4 \
 		--value-format pairs --judge-other-share 0.5 --propose-format restated \

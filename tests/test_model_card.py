@@ -232,6 +232,25 @@ def test_make_tiny_model_is_the_shipped_recipe():
             assert ("--bf16" in command.split()) == bool(stage.get("bf16"))
 
 
+def test_make_tiny_model_resumes_stage_by_stage():
+    """Each `make tiny-model` stage is the file target of its own training log, made from the log of the
+    stage it continues, so a second `make` after an interruption reruns only what is unfinished."""
+    import re
+    from pathlib import Path
+
+    make = (Path(__file__).resolve().parents[1] / "Makefile").read_text().replace("\\\n", " ")
+    rules = re.findall(r"^(runs/\S+)/training_log\.json: *([^\n]*)\n\t[^\n]*chainlab train-tiny ([^\n]+)", make, re.M)
+    assert len(rules) == 4
+    assert re.search(r"^tiny-model: runs/chainlab-tiny/training_log\.json$", make, re.M)
+    for target, prerequisites, command in rules:
+        opts = dict(re.findall(r"--([a-z-]+) (\S+)", command))
+        assert opts["out"] == target
+        if "init-from" in opts:
+            assert prerequisites.split() == [f"{opts['init-from']}/training_log.json"]
+        else:  # the first stage waits for the install only, not for the install's timestamp
+            assert prerequisites.split() == ["|", "$(STAMP)"]
+
+
 def test_every_propose_format_has_a_model_card_description():
     from chainlab.models.model_card import PROPOSE_TARGETS
     from chainlab.models.tiny_data import PROPOSE_FORMATS
