@@ -242,7 +242,7 @@ def test_judge_line_report_names_the_kind_of_line_that_fails(tmp_path):
     assert ordered["lines"]["written"] == 2 and set(ordered["accuracy"].values()) == {1.0}
     assert judge_line_kind("Written: 5 5 6 10") == "written"
     assert judge_line_report(items, ["", ""])["accuracy"]["same"] == 0.0  # missing lines count wrong
-    assert judge_layout("chainlab-tiny") == "compared"  # v16 learnt the `compared` layout
+    assert judge_layout("chainlab-tiny") == "compared"  # v16 and v17 learnt the `compared` layout
     assert judge_layout(str(tmp_path)) == "plain"
     (tmp_path / "training_log.json").write_text(json.dumps({"config": {"judge_format": "cross-off"}}))
     assert judge_layout(str(tmp_path)) == "cross-off"  # as train-tiny saved it

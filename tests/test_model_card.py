@@ -225,6 +225,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
             assert int(opts.get("hidden-size", 256)) == cfg.get("hidden_size", 256)
             assert int(opts.get("intermediate-size", 768)) == cfg.get("intermediate_size", 768)
         assert ("init-from" in opts) == ("init_from" in cfg)
+        assert opts.get("widen") == ("{}:{}".format(*cfg["widen"]) if cfg.get("widen") else None)
         assert ("--compile" in command.split()) == bool(stage.get("compiled"))
         if stage.get("bf16_flag") == "auto":  # the CPU chose; the command lets every CPU choose
             assert "--bf16 auto" in command
@@ -273,3 +274,19 @@ def test_every_cot_format_has_a_model_card_description():
 
     assert set(COT_TARGETS) == set(COT_FORMATS)
     assert all("`Answer: … = 24`" in text for text in COT_TARGETS.values())
+
+
+def test_a_widened_stage_is_in_the_documented_command():
+    """A stage run with ``--widen`` shows the flag in its command and says what it does."""
+    from chainlab.models.model_card import training_text
+
+    run = {"examples": 100, "steps": 10, "tokens": 9999, "train_seconds": 60.0, "data_seconds": 6.0,
+           "torch_threads": 2, "final_loss_avg100": 0.05}
+    base = {**run, "config": {"lr": 0.002, "batch_tokens": 4096, "seed": 0}}
+    second = {**run, "config": {"lr": 0.0005, "batch_tokens": 4096, "seed": 1, "init_from": "x"}, "base": base}
+    top = {**run, "config": {"lr": 0.001, "batch_tokens": 4096, "seed": 5, "init_from": "y",
+                             "widen": [320, 896]}, "base": second}  # fmt: skip
+    text, _, _ = training_text(top)
+    assert "--init-from runs/chainlab-tiny-stage2 --examples 100 --lr 0.001 --seed 5 --widen 320:896" in text
+    assert "first widened to hidden size 320 and MLP width 896" in text
+    assert "--widen" not in training_text(second)[0]

@@ -77,6 +77,34 @@ def test_init_from_continues_a_model_with_its_tokenizer(tmp_path, trained, capsy
     assert "no config.json" in capsys.readouterr().err
 
 
+def test_widen_continues_a_wider_copy_of_the_model(tmp_path, trained, capsys):
+    """--widen: the first step's loss is the unwidened model's (same function), the run trains the
+    wider model, and an interrupted widened run resumes from its checkpoint."""
+    data = next(trained.glob("data-*.jsonl"))
+    base = ["--data", str(data), "--threads", "1", "--batch-tokens", "1024", "--init-from", str(trained)]
+    assert main(["train-tiny", "--out", str(tmp_path / "same"), *base]) == 0
+    out = tmp_path / "wide"
+    args = ["train-tiny", "--out", str(out), *base, "--widen", "48:800", "--checkpoint-every", "1"]
+    assert main([*args, "--stop-after", "2"]) == 130
+    assert main(args) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    same = json.loads((tmp_path / "same" / "training_log.json").read_text())
+    assert log["config"]["widen"] == [48, 800]
+    assert log["config"]["hidden_size"] == 48 and log["config"]["intermediate_size"] == 800
+    assert log["parameters"] > same["parameters"]
+    assert abs(log["history"][0]["loss"] - same["history"][0]["loss"]) < 1e-3
+    config = json.loads((out / "config.json").read_text())
+    assert config["hidden_size"] == 48 and config["num_attention_heads"] == 12  # heads of 4, as before
+    assert load_file(out / "model.safetensors")["model.embed_tokens.weight"].shape[1] == 48
+    capsys.readouterr()
+    assert main(["train-tiny", "--out", str(tmp_path / "x"), "--widen", "48:800", *SMALL]) == 2
+    assert "--init-from" in capsys.readouterr().err
+    assert main(["train-tiny", "--out", str(tmp_path / "x"), *base, "--widen", "50:800"]) == 2
+    assert "multiple of the model's head size 4" in capsys.readouterr().err
+    assert main(["train-tiny", "--out", str(tmp_path / "x"), *base, "--widen", "16:800"]) == 2
+    assert "cannot shrink" in capsys.readouterr().err
+
+
 def test_answer_loss_weights_the_mark_token(trained):
     import torch
     from transformers import AutoTokenizer

@@ -131,6 +131,8 @@ def recipe_flags(tc: dict) -> str:
                 flags.append(f" {flag} {tc[key]}")
         if tc.get("fraction_tokens"):
             flags.append(" --fraction-tokens")
+    if tc.get("widen"):
+        flags.append(" --widen {}:{}".format(*tc["widen"]))
     for key, value in r.items():
         shown = value != DEFAULTS[key]
         if key == "late_wide_share":
@@ -237,6 +239,17 @@ def _ordinal(k: int) -> str:
     return _ORDINALS.get(k, f"{k}th")
 
 
+def _widen_clauses(tc: dict) -> list[str]:
+    """The clause on ``--widen`` of a continued stage's config (none when it keeps its size)."""
+    if not tc.get("widen"):
+        return []
+    hidden, inter = tc["widen"]
+    return [
+        f"the model is first widened to hidden size {hidden} and MLP width {inter} (more heads of the "
+        "same size; the new weights start where they do not change the output)"
+    ]
+
+
 def _continued_changes(rc: dict, rp: dict) -> list[str]:
     """Clauses naming what a continued stage's recipe ``rc`` changes from the previous ``rp``."""
     out = []
@@ -314,10 +327,10 @@ def training_text(train: dict) -> tuple[str, str, str]:
         )
         if i == 1:
             changes = [f"{rc['wide_share']:.0%} of the 3-number value states are wide"]
-            changes += _continued_changes(rc, rp)
+            changes += _widen_clauses(c) + _continued_changes(rc, rp)
             how = " in which " + _joined(changes)
         else:
-            changes = _continued_changes(rc, rp)
+            changes = _widen_clauses(c) + _continued_changes(rc, rp)
             how = f" in which {_joined(changes)}" if changes else f" with the {_ordinal(i)} stage's recipe"
         items.append(
             f"{i + 1}. {cmdk} continues it on {st['examples']:,} fresh conversations ({st['tokens']:,} "

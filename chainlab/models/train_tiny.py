@@ -200,6 +200,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="start from this model (directory or packaged name) instead of random weights; "
         "its architecture and tokenizer are kept",
     )
+    p.add_argument(
+        "--widen", metavar="HIDDEN:INTERMEDIATE",
+        help="with --init-from: first widen the model to this hidden size (more heads of the same "
+        "size) and MLP width, computing the same function (new weights start where they cannot "
+        "change the output; chainlab.models.widen), then train it, e.g. --widen 320:896",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
     p.add_argument(
         "--compile", action="store_true",
@@ -262,6 +268,26 @@ def run(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    widen = None
+    if args.widen:
+        if init_from is None:
+            print("error: --widen grows the --init-from model; give --init-from MODEL, or drop --widen "
+                  "and set --hidden-size/--intermediate-size for a model trained from scratch.", file=sys.stderr)
+            return 2
+        from chainlab.models.widen import parse_widen
+
+        try:
+            config = json.loads((init_from / "config.json").read_text())
+            head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+            widen = parse_widen(args.widen, head_dim)
+            if widen[0] < config["hidden_size"] or widen[1] < config["intermediate_size"]:
+                raise ValueError(
+                    f"--widen {args.widen}: {args.init_from} is already "
+                    f"{config['hidden_size']}:{config['intermediate_size']}; widening cannot shrink it"
+                )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.fraction_tokens and init_from is not None:
         print(
             "error: --fraction-tokens builds a new tokenizer; a run with --init-from keeps its init "
@@ -295,6 +321,8 @@ def run(args: argparse.Namespace) -> int:
         judge_format=args.judge_format,
         cot_format=args.cot_format,
     )
+    if widen:
+        cfg["widen"] = list(widen)
     for flag, value in (
         ("--wide-share", args.wide_share),
         ("--late-wide-share", args.late_wide_share),
@@ -785,6 +813,10 @@ def train(
     torch.manual_seed(cfg["seed"])
     if init_from is not None:
         model = LlamaForCausalLM.from_pretrained(init_from, dtype=torch.float32)
+        if cfg.get("widen"):
+            from chainlab.models.widen import widen_llama
+
+            model = widen_llama(model, *cfg["widen"])  # new weights from a fixed generator (seed 0)
         mc = model.config
         cfg.update(
             init_from=str(init_from),
