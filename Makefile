@@ -33,7 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python benchmarks/bench_llm.py
 
-# Retrain the embedded model from scratch in four stages (about 135-240 minutes on 2 CPU threads, by the machine's speed): the recipe of
+# Retrain the embedded model from scratch in four stages (about 140-210 minutes on 2 CPU threads, by the machine's speed): the recipe of
 # chainlab/models/weights/chainlab-tiny/MODEL_CARD.md, into runs/chainlab-tiny. Each stage is a file target (its training_log.json,
 # written last), so a second `make tiny-model` after an interruption skips the finished stages and the interrupted one resumes
 # from its checkpoint; `rm -rf runs/chainlab-tiny*` starts over.
@@ -54,7 +54,7 @@ runs/chainlab-tiny-stage3/training_log.json: runs/chainlab-tiny-stage2/training_
 
 runs/chainlab-tiny/training_log.json: runs/chainlab-tiny-stage3/training_log.json
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-stage3 \
-		--examples 36000 --lr 1e-3 --seed 5 --widen 320:896 --wide-share 1 --mark-weight 4 \
+		--examples 36000 --lr 1e-3 --seed 5 --wide-share 1 --mark-weight 4 \
 		--value-format pairs --judge-other-share 0.5 --propose-format restated \
 		--judge-low-share 0.3 --judge-correct-share 0.7 --judge-format compared \
 		--mix io=0.04,cot=0.1,propose=0.24,value=0.28,judge=0.34,lists=0.3 --cot-format expand --threads 2 --compile --bf16 auto

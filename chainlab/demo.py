@@ -2,8 +2,10 @@
 
 Runs ``chainlab compare --model chainlab-tiny --task game24 --strategies
 io,cot,cot-sc,cot-composed,cot-sc-composed,tot --limit 100 --out runs/demo``: an interrupted or
-finished demo continues where it stopped when run again (resume semantics), and prints the table and
-where the plot is. Fails clearly when ``chainlab-tiny`` is not installed yet.
+finished demo continues where it stopped when run again (resume semantics) — unless the stored run was
+made with other settings, e.g. an earlier build of the model (its weights fingerprint differs): that
+run is moved to ``runs/demo.before-TIMESTAMP`` and the demo starts over. It prints the table and where
+the plot is. Fails clearly when ``chainlab-tiny`` is not installed yet.
 
 ``tot`` is Tree-of-Thoughts BFS (b=5) with the final answer written from the validated steps;
 ``cot-composed`` / ``cot-sc-composed`` read CoT's answers the same way (``cot`` / ``cot-sc`` take the
@@ -15,7 +17,10 @@ roughly doubles the run time.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from pathlib import Path
 
 __all__ = ["add_arguments", "run", "compare_argv", "DEFAULT_STRATEGIES", "PAPER_STRATEGY"]
 
@@ -56,6 +61,33 @@ def compare_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def set_aside_other_run(compare_args: argparse.Namespace) -> Path | None:
+    """Move a stored run made with other settings (e.g. by an earlier build of ``chainlab-tiny``,
+    whose weights fingerprint differs) to ``OUT.before-TIMESTAMP``, so that the demo measures the
+    model installed now instead of refusing to resume; returns where it went (None: nothing moved).
+    """
+    from chainlab.eval import cli_compare
+    from chainlab.eval.store import RUN_FILE, settings_diff
+
+    out = Path(compare_args.out)
+    try:
+        stored = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+        planned = cli_compare.planned_settings(compare_args)
+    except Exception:  # no stored run, or bad input that `chainlab compare` reports itself
+        return None
+    diff = settings_diff(stored.get("settings", stored), planned)
+    if not diff:
+        return None
+    aside = out.with_name(f"{out.name}.before-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.rename(aside)
+    print(
+        f"chainlab demo: {out} holds a run with other settings ({'; '.join(diff)}); "
+        f"moved it to {aside} and starting over.",
+        file=sys.stderr,
+    )
+    return aside
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo comparison; 1 when ``chainlab-tiny`` is not installed."""
     from chainlab.eval import cli_compare
@@ -73,5 +105,7 @@ def run(args: argparse.Namespace) -> int:
     parser = argparse.ArgumentParser(prog="chainlab compare")
     cli_compare.add_arguments(parser)
     compare_args = parser.parse_args(compare_argv(args))
+    if not getattr(args, "overwrite", False):
+        set_aside_other_run(compare_args)
     print(f"chainlab demo: chainlab compare {' '.join(compare_argv(args))}", file=sys.stderr)
     return cli_compare.run(compare_args)

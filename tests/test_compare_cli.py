@@ -250,6 +250,25 @@ def test_full_run_writes_outputs_and_refuses_other_settings(capsys, tmp_path, fa
     assert code == 0 and len((out / "results.jsonl").read_text().splitlines()) == 2
 
 
+def test_resume_refuses_a_run_of_other_weights_behind_the_same_name(capsys, tmp_path, fake_model):
+    """--model names a directory whose weights are then retrained: the stored run is not resumed
+    (its results are another model's), and run.json says which weights it measured."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "llama"}')
+    (model / "model.safetensors").write_bytes(b"weights v1")
+    out = tmp_path / "run"
+    argv = ("--model", str(model), "--task", "game24", "--no-progress", "--strategies", "io",
+            "--limit", "2", "--out", str(out))  # fmt: skip
+    assert run_cli(capsys, *argv)[0] == 0
+    stored = json.loads((out / "run.json").read_text())["settings"]
+    assert stored["model_weights"] and stored["adapter_weights"] is None
+    assert run_cli(capsys, *argv, "--resume")[0] == 0  # same weights: resumes
+    (model / "model.safetensors").write_bytes(b"weights v2")
+    code, _, err = run_cli(capsys, *argv, "--resume")
+    assert code == 2 and "different settings" in err and "model_weights" in err
+
+
 def test_ctrl_c_exits_130_and_says_how_to_resume(capsys, tmp_path, fake_model):
     fake_model.fail_on, fake_model.fail_with = 2, KeyboardInterrupt
     out = tmp_path / "run"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from chainlab import cli, demo
 from chainlab.eval import cli_compare
@@ -73,3 +74,36 @@ def test_demo_failure_message_says_what_to_do(capsys, monkeypatch):
     assert cli.main(["demo", "--paper"]) == 1
     err = capsys.readouterr().err
     assert "chainlab train-tiny" in err and "make demo" in err and "--model PATH" in err
+
+
+def test_demo_sets_aside_a_run_of_an_earlier_model_build(capsys, monkeypatch, tmp_path):
+    """A stored demo run whose weights fingerprint differs from the installed model's (an earlier
+    build of chainlab-tiny) is moved to OUT.before-TIMESTAMP and the demo starts over; the same
+    model resumes."""
+    from test_compare_fakes import FakeLLM, game24_responder
+
+    from chainlab.eval import models
+
+    monkeypatch.setattr("chainlab.models.registry.available", lambda: ["chainlab-tiny"])
+    monkeypatch.setattr(models, "check_model", lambda model: None)
+    llm = FakeLLM(responder=game24_responder())
+    monkeypatch.setattr("chainlab.llms.load_llm", lambda m, **k: llm)
+    monkeypatch.delenv("CHAINLAB_DATA", raising=False)
+    monkeypatch.setattr("chainlab.tasks.data.SHARED_DATA", tmp_path / "no-data")
+    build = ["v1"]
+    monkeypatch.setattr(
+        "chainlab.llms.fingerprint.weights_fingerprint", lambda name, kind="model": name and build[0]
+    )
+    out = tmp_path / "demo"
+    argv = ["demo", "--limit", "2", "--out", str(out), "--strategies", "io"]
+    assert cli.main(argv) == 0
+    n = len(llm.calls)
+    assert cli.main(argv) == 0 and len(llm.calls) == n  # same build: resumed, nothing redone
+    build[0] = "v2"
+    capsys.readouterr()
+    assert cli.main(argv) == 0 and len(llm.calls) > n
+    err = capsys.readouterr().err
+    assert "holds a run with other settings" in err and "model_weights" in err
+    (aside,) = tmp_path.glob("demo.before-*")
+    assert json.loads((aside / "run.json").read_text())["settings"]["model_weights"] == "v1"
+    assert json.loads((out / "run.json").read_text())["settings"]["model_weights"] == "v2"

@@ -19,10 +19,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_arguments", "run", "resume_command"]
+__all__ = ["add_arguments", "run", "resume_command", "planned_settings", "run_identity"]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: problems per ``strategy.batch`` call (each stage's prompts for all of them in one LLM call)
@@ -108,19 +109,70 @@ def _placeholder_llm() -> Any:
     return Placeholder(responses=[""])
 
 
+def run_identity(
+    args: argparse.Namespace, problem_settings: dict, names: list[str], opts: dict
+) -> dict[str, Any]:
+    """What identifies a run besides its strategies and problems: the model and adapter by name
+    and by a fingerprint of their weights (so a retrained model never resumes an old run), the
+    data and the strategy options."""
+    from chainlab.llms.fingerprint import weights_fingerprint
+
+    return {
+        "model": args.model,
+        "model_weights": weights_fingerprint(args.model),
+        "adapter": args.adapter,
+        "adapter_weights": weights_fingerprint(args.adapter, "adapter"),
+        **problem_settings,
+        "strategy_names": names,
+        "strategy_opts": opts,
+    }
+
+
+@dataclass
+class _Plan:
+    """Step 1 of a run, everything that needs no model."""
+
+    names: list[str]
+    opts: dict
+    pset: Any
+    n_problems: int
+    extra: dict[str, Any]
+    settings: dict[str, Any]
+
+
+def _plan(args: argparse.Namespace) -> _Plan:
+    from chainlab.eval.problems import load_problems
+    from chainlab.eval.runner import make_settings, prepare
+    from chainlab.eval.strategies import build_strategies, parse_strategy_names, parse_strategy_opts
+
+    names = parse_strategy_names(args.strategies)
+    opts = parse_strategy_opts(args.strategy_opts, names)
+    pset = load_problems(
+        args.task, args.data, args.split, args.limit, matcher=args.matcher,
+        question_field=args.question_field, answer_field=args.answer_field,
+    )  # fmt: skip
+    checked = build_strategies(names, _placeholder_llm(), pset.task, opts)
+    task, built, items = prepare(None, pset.task, checked, pset.problems, args.seed)
+    extra = run_identity(args, pset.settings, names, opts)
+    settings = make_settings(task, built, [pid for pid, _ in items], args.seed, extra)
+    return _Plan(names, opts, pset, len(items), extra, settings)
+
+
+def planned_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings a ``chainlab compare`` run with ``args`` stores in ``run.json`` (no model load).
+
+    Raises what :func:`run` reports as bad input (unknown strategy or option, missing data).
+    """
+    return _plan(args).settings
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``chainlab compare``; exit code 0, 1 (run failed), 2 (bad input) or 130 (Ctrl-C)."""
     from chainlab.eval.datafiles import DataFileError
     from chainlab.eval.models import ModelLoadError, load_model
-    from chainlab.eval.problems import ProblemSetError, load_problems
-    from chainlab.eval.runner import make_settings, prepare
+    from chainlab.eval.problems import ProblemSetError
     from chainlab.eval.store import RunDirError, check_settings
-    from chainlab.eval.strategies import (
-        StrategyConfigError,
-        build_strategies,
-        parse_strategy_names,
-        parse_strategy_opts,
-    )
+    from chainlab.eval.strategies import StrategyConfigError, build_strategies
 
     if args.resume and args.overwrite:
         _err("--resume and --overwrite contradict each other; give one.")
@@ -130,30 +182,17 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     # 1. everything that needs no model: strategies, problems, output directory
     try:
-        names = parse_strategy_names(args.strategies)
-        opts = parse_strategy_opts(args.strategy_opts, names)
-        pset = load_problems(
-            args.task, args.data, args.split, args.limit, matcher=args.matcher,
-            question_field=args.question_field, answer_field=args.answer_field,
-        )  # fmt: skip
-        checked = build_strategies(names, _placeholder_llm(), pset.task, opts)
-        task, built, items = prepare(None, pset.task, checked, pset.problems, args.seed)
-        extra = {
-            "model": args.model,
-            "adapter": args.adapter,
-            **pset.settings,
-            "strategy_names": names,
-            "strategy_opts": opts,
-        }
-        settings = make_settings(task, built, [pid for pid, _ in items], args.seed, extra)
-        stored = check_settings(args.out, settings, resume=args.resume, overwrite=args.overwrite)
+        plan = _plan(args)
+        stored = check_settings(
+            args.out, plan.settings, resume=args.resume, overwrite=args.overwrite
+        )
     except (StrategyConfigError, ProblemSetError, DataFileError, RunDirError) as exc:
         _err(str(exc))
         return EXIT_USAGE
     except FileNotFoundError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    print(f"problems: {len(items)} from {pset.source}", file=sys.stderr)
+    print(f"problems: {plan.n_problems} from {plan.pset.source}", file=sys.stderr)
     if stored:
         print(f"resuming: {stored} result(s) already in {args.out}", file=sys.stderr)
 
@@ -163,8 +202,8 @@ def run(args: argparse.Namespace) -> int:
     except ModelLoadError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    strategies = build_strategies(names, llm, pset.task, opts)
-    return _run(args, llm, pset, strategies, extra)
+    strategies = build_strategies(plan.names, llm, plan.pset.task, plan.opts)
+    return _run(args, llm, plan.pset, strategies, plan.extra)
 
 
 def _run(args: argparse.Namespace, llm: Any, pset: Any, strategies: dict, extra: dict) -> int:

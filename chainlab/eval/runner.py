@@ -234,7 +234,9 @@ def compare(
         overwrite: delete a run stored in ``out_dir`` first (whatever its settings).
         settings: extra settings stored in ``run.json`` and compared on resume (the CLI's model,
             data, split...). The task name, strategy descriptions, seed and problem ids are always
-            included.
+            included. Give the model's identity here so that a resume never mixes two models'
+            results, e.g. ``{"model_weights": weights_fingerprint(path)}``
+            (:func:`chainlab.llms.fingerprint.weights_fingerprint`, as ``chainlab compare`` does).
         on_error: ``raise`` (default: stop; finished chunks stay stored) or ``record``: retry a
             failed chunk problem by problem and store problems that still fail as wrong, with
             their ``error``.
