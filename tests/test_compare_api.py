@@ -208,3 +208,29 @@ def test_report_from_records_without_scores():
     assert report["x"].accuracy is None and report["x"].n_scored == 0
     assert report.pair("x", "y").n == 0 and report.pair("x", "y").p_value == 1.0
     assert report["y"].mean_calls == 2
+
+
+def test_a_local_llm_with_other_weights_does_not_resume_the_run(tmp_path, tiny_model_dir):
+    """compare() stores a LocalLLM's fingerprint (config, tokenizer, weights): the same model
+    loaded again resumes the stored run; the model after one more training step does not."""
+    import torch
+
+    from chainlab.llms import load_llm
+
+    task, problems = sum_task(2)
+
+    def run(llm, **kw):
+        return compare(llm, task, {"io": direct(llm, task=task, max_new_tokens=4)}, problems,
+                       out_dir=tmp_path, progress=False, plot=False, **kw)  # fmt: skip
+
+    first = load_llm(tiny_model_dir, device="cpu")
+    run(first)
+    stored = json.loads((tmp_path / "run.json").read_text())["settings"]
+    assert stored["model_fingerprint"] == first.fingerprint()
+    assert run(load_llm(tiny_model_dir, device="cpu"))["io"].n == 2  # same weights: resumed
+    assert len(lines(tmp_path)) == 2
+    changed = load_llm(tiny_model_dir, device="cpu")
+    with torch.no_grad():
+        next(changed.model.parameters()).add_(1e-3)
+    with pytest.raises(SettingsMismatchError, match="model_fingerprint"):
+        run(changed)

@@ -159,6 +159,16 @@ def _llm_name(llm: Any) -> str | None:
     return type(llm).__name__
 
 
+def _with_model_identity(llm: Any, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``settings`` plus the LLM's ``fingerprint()`` (a LocalLLM's digest of its config, tokenizer
+    and weights) when the caller gave no ``model_weights`` (as ``chainlab compare`` does)."""
+    out = dict(settings or {})
+    fingerprint = getattr(llm, "fingerprint", None)
+    if "model_weights" not in out and callable(fingerprint):
+        out["model_fingerprint"] = fingerprint()
+    return out
+
+
 def prepare(
     llm: Any,
     task: Any,
@@ -234,9 +244,10 @@ def compare(
         overwrite: delete a run stored in ``out_dir`` first (whatever its settings).
         settings: extra settings stored in ``run.json`` and compared on resume (the CLI's model,
             data, split...). The task name, strategy descriptions, seed and problem ids are always
-            included. Give the model's identity here so that a resume never mixes two models'
-            results, e.g. ``{"model_weights": weights_fingerprint(path)}``
-            (:func:`chainlab.llms.fingerprint.weights_fingerprint`, as ``chainlab compare`` does).
+            included, and so is a :class:`~chainlab.llms.LocalLLM`'s ``fingerprint()`` (config,
+            tokenizer and weights), so a resume never mixes two models' results — unless
+            ``settings`` holds ``model_weights`` (``chainlab compare``'s fingerprint of the files,
+            taken before the model loads).
         on_error: ``raise`` (default: stop; finished chunks stay stored) or ``record``: retry a
             failed chunk problem by problem and store problems that still fail as wrong, with
             their ``error``.
@@ -260,7 +271,7 @@ def compare(
         raise ValueError(f"on_error must be 'raise' or 'record', got {on_error!r}.")
     task, built, items = prepare(llm, task, strategies, problems, seed)
     ids = [pid for pid, _ in items]
-    run_settings = make_settings(task, built, ids, seed, settings)
+    run_settings = make_settings(task, built, ids, seed, _with_model_identity(llm, settings))
     store = ResultStore(out_dir)
     stored_before = 0
     if out_dir is not None:
