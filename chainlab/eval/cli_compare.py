@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_arguments", "run", "resume_command", "planned_settings", "run_identity"]
+__all__ = ["add_arguments", "run", "resume_command", "planned_settings"]
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: problems per ``strategy.batch`` call (each stage's prompts for all of them in one LLM call)
@@ -109,7 +109,7 @@ def _placeholder_llm() -> Any:
     return Placeholder(responses=[""])
 
 
-def run_identity(
+def _run_identity(
     args: argparse.Namespace, problem_settings: dict, names: list[str], opts: dict
 ) -> dict[str, Any]:
     """What identifies a run besides its strategies and problems: the model and adapter by name
@@ -153,7 +153,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
     )  # fmt: skip
     checked = build_strategies(names, _placeholder_llm(), pset.task, opts)
     task, built, items = prepare(None, pset.task, checked, pset.problems, args.seed)
-    extra = run_identity(args, pset.settings, names, opts)
+    extra = _run_identity(args, pset.settings, names, opts)
     settings = make_settings(task, built, [pid for pid, _ in items], args.seed, extra)
     return _Plan(names, opts, pset, len(items), extra, settings)
 
