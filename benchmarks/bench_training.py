@@ -13,6 +13,9 @@ copy of the shipped ``chainlab-tiny`` weights:
 4. **+ bfloat16 autocast** (``train-tiny --compile --bf16``; skipped on CPUs without AVX512-BF16
    or AMX, where torch emulates bfloat16 about 17x slower): the forward pass in bfloat16 under
    ``torch.autocast`` (weights, gradients, AdamW and the loss stay float32).
+5. **+ eager attention** (``train-tiny --compile --bf16``, whose ``--attention auto`` picks it under
+   bfloat16): attention as plain matrix products and a softmax that the compiler fuses, instead of
+   torch's fused CPU attention (``sdpa``, modes 1-4), whose bfloat16 backward is slow.
 
 Batches are real: freshly generated training conversations (``tiny_data``), length-bucketed into
 batches of about 4,096 tokens as in training. Each mode takes ``--warmup`` untimed steps, then
@@ -71,10 +74,11 @@ def run_mode(mode: str, model_dir: Path, data: list, warmup: int, steps: int) ->
 
     torch.manual_seed(0)
     model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.set_attn_implementation("eager" if mode.endswith("_eager") else "sdpa")
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95))
     body = compiled_body(model) if mode.startswith("compiled") else model.model
-    bf16 = mode == "compiled_bf16"
+    bf16 = mode.startswith("compiled_bf16")
     losses, t_first, t0 = [], 0.0, None
     for s, (ids, att, lab) in enumerate(data[: warmup + steps]):
         if s == warmup:
@@ -123,19 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {len(data)} batches < --warmup + --steps; raise --examples", file=sys.stderr)
         return 2
     res = {}
-    modes = ("answer_positions", "compiled", "compiled_bf16")
+    modes = ("answer_positions", "compiled", "compiled_bf16", "compiled_bf16_eager")
     if not native_bf16() and not args.bf16_anyway:  # emulated bfloat16: ~17x slower, not a mode
-        print(f"compiled_bf16 skipped: {slow_bf16_message()}")
-        modes = modes[:-1]
+        print(f"compiled_bf16 and compiled_bf16_eager skipped: {slow_bf16_message()}")
+        modes = modes[:-2]
     for mode in ("hf_labels", *modes):
         res[mode] = run_mode(mode, model_dir, data, args.warmup, args.steps)
-        print(f"{mode:17s} {res[mode]['s_per_step']:.3f} s/step (first step {res[mode]['first_step_s']} s)")
+        print(f"{mode:19s} {res[mode]['s_per_step']:.3f} s/step (first step {res[mode]['first_step_s']} s)")
     base = res["hf_labels"]["s_per_step"]
     for mode in modes:
         res[mode]["speedup"] = round(base / res[mode]["s_per_step"], 3)
         drift = max(abs(a - b) for a, b in zip(res[mode]["losses"], res["hf_labels"]["losses"], strict=True))
         res[mode]["max_loss_diff"] = round(drift, 6)
-        print(f"{mode:17s} {res[mode]['speedup']:.2f}x the HF labels loss; max loss difference {drift:.2g}")
+        print(f"{mode:19s} {res[mode]['speedup']:.2f}x the HF labels loss; max loss difference {drift:.2g}")
     res["setup"] = {"threads": args.threads, "steps": args.steps, "warmup": args.warmup,
                     "batches_tokens": 4096, "model": str(args.model), "torch": torch.__version__,
                     "cpu_capability": torch.backends.cpu.get_cpu_capability(),

@@ -404,10 +404,38 @@ def test_bf16_auto_follows_the_cpu(tmp_path, trained, monkeypatch, native):
     assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, "--bf16", "auto"]) == 0
     log = json.loads((out / "training_log.json").read_text())
     assert log["bf16"] is native and log["bf16_flag"] == "auto"
+    assert log["attention"] == ("eager" if native else "sdpa")  # torch's fused attention is slow in bf16
     if not native:  # float32: the default run's losses (to float rounding)
         default = json.loads((trained / "training_log.json").read_text())
         pairs = list(zip(log["history"], default["history"], strict=True))
         assert all(abs(a["loss"] - b["loss"]) <= 1e-3 * b["loss"] + 1e-4 for a, b in pairs), pairs
+
+
+def test_eager_attention_trains_like_sdpa_and_is_not_saved(tmp_path, trained):
+    """``--attention eager`` (what ``--attention auto`` takes under bfloat16, where it is faster)
+    computes the same function as the default ``sdpa``: the same losses to float rounding, padded
+    batches included. It is a training setting only: the saved model loads with the default."""
+    from transformers import AutoConfig
+
+    data = next(trained.glob("data-*.jsonl"))
+    out = tmp_path / "eager"
+    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, "--attention", "eager"]) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    default = json.loads((trained / "training_log.json").read_text())
+    assert (log["attention"], default["attention"]) == ("eager", "sdpa")
+    pairs = list(zip(log["history"], default["history"], strict=True))
+    assert all(abs(a["loss"] - b["loss"]) <= 1e-3 * b["loss"] + 1e-4 for a, b in pairs), pairs
+    assert "attn" not in (out / "config.json").read_text()
+    assert AutoConfig.from_pretrained(out)._attn_implementation != "eager"
+
+
+def test_training_attention_choices():
+    from chainlab.models.train_tiny import training_attention
+
+    assert [training_attention("auto", b) for b in (True, False)] == ["eager", "sdpa"]
+    assert training_attention("sdpa", True) == "sdpa" and training_attention("eager", False) == "eager"
+    with pytest.raises(ValueError, match="choose one of auto, sdpa, eager"):
+        training_attention("flash", True)
 
 
 def test_bf16_is_refused_on_a_cpu_without_bfloat16(tmp_path, monkeypatch, capsys):
