@@ -224,9 +224,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--attention", choices=ATTENTIONS, default="auto",
         help="the attention kernel of the training steps (not saved with the model): 'sdpa' is "
         "torch's scaled_dot_product_attention, 'eager' plain matrix products and a softmax, which "
-        "torch.compile fuses; 'auto' takes eager under --bf16 (sdpa's CPU backward in bfloat16 took "
-        "40%% of a step: 0.57 s per step against 0.85 with --compile) and sdpa in float32, where it "
-        "is the faster (default: %(default)s)",
+        "torch.compile fuses; 'auto' takes eager under --bf16 (sdpa's CPU attention took 40%% of a "
+        "bfloat16 step, mostly its backward; eager made real stages 1.15-1.27x faster) and sdpa in "
+        "float32, where it is the faster (default: %(default)s)",
     )
     p.add_argument(
         "--bf16-anyway", action="store_true",
