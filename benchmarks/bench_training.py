@@ -70,15 +70,24 @@ def run_mode(mode: str, model_dir: Path, data: list, warmup: int, steps: int) ->
     import torch
     from transformers import LlamaForCausalLM
 
-    from chainlab.models.train_tiny import answer_positions, compiled_body, token_loss
+    from chainlab.models.answer_forward import answer_index
+    from chainlab.models.train_tiny import (
+        answer_positions,
+        compiled_body,
+        token_loss,
+        training_forward,
+    )
 
     torch.manual_seed(0)
     model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    model.set_attn_implementation("eager" if mode.endswith("_eager") else "sdpa")
+    last_layer = mode.startswith("last_layer_answers")
+    model.set_attn_implementation("eager" if mode.endswith("_eager") or last_layer else "sdpa")
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95))
+    fused = os.environ.get("BENCH_FUSED") == "1"
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), fused=fused or None)
     body = compiled_body(model) if mode.startswith("compiled") else model.model
-    bf16 = mode.startswith("compiled_bf16")
+    forward = training_forward(model, compile_it=True) if last_layer else None
+    bf16 = mode.startswith("compiled_bf16") or last_layer
     losses, t_first, t0 = [], 0.0, None
     for s, (ids, att, lab) in enumerate(data[: warmup + steps]):
         if s == warmup:
@@ -86,6 +95,11 @@ def run_mode(mode: str, model_dir: Path, data: list, warmup: int, steps: int) ->
         t_step = time.perf_counter()
         if mode == "hf_labels":
             loss = model(input_ids=ids, attention_mask=att, labels=lab).loss
+        elif last_layer:
+            index, target = answer_index(lab)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                logits = model.lm_head(forward(ids, att, index))
+            loss = token_loss(logits, target)
         else:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 states = body(input_ids=ids, attention_mask=att).last_hidden_state
@@ -111,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--json", help="also write the numbers here")
+    p.add_argument("--modes", help="comma-separated modes to time besides hf_labels (default: all)")
     p.add_argument("--bf16-anyway", action="store_true", help="time bfloat16 on a CPU that emulates it")
     args = p.parse_args(argv)
 
@@ -127,10 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {len(data)} batches < --warmup + --steps; raise --examples", file=sys.stderr)
         return 2
     res = {}
-    modes = ("answer_positions", "compiled", "compiled_bf16", "compiled_bf16_eager")
+    modes = ("answer_positions", "compiled", "compiled_bf16", "compiled_bf16_eager", "last_layer_answers")
     if not native_bf16() and not args.bf16_anyway:  # emulated bfloat16: ~17x slower, not a mode
-        print(f"compiled_bf16 and compiled_bf16_eager skipped: {slow_bf16_message()}")
-        modes = modes[:-2]
+        print(f"the bfloat16 modes skipped: {slow_bf16_message()}")
+        modes = modes[:-3]
+    if args.modes:
+        modes = tuple(m for m in modes if m in args.modes.split(","))
     for mode in ("hf_labels", *modes):
         res[mode] = run_mode(mode, model_dir, data, args.warmup, args.steps)
         print(f"{mode:19s} {res[mode]['s_per_step']:.3f} s/step (first step {res[mode]['first_step_s']} s)")

@@ -774,6 +774,7 @@ def train(
     from tqdm import tqdm
     from transformers import LlamaForCausalLM
 
+    from chainlab.models.answer_forward import answer_index
     from chainlab.models.tiny_data import DataRecipe, write_dataset
 
     if threads:
@@ -862,6 +863,7 @@ def train(
         [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
         lr=cfg["lr"],
         betas=(0.9, 0.95),
+        fused=True,  # one kernel per step instead of a loop over tensors: about 1% of a step
     )
     start, history, elapsed = 0, [], 0.0
     if resume and (ckpt / "state.json").exists():
@@ -882,7 +884,7 @@ def train(
     bar = tqdm(range(start, total), initial=start, total=total, desc="train chainlab-tiny", unit="step")
     pad = tok.eos_token_id
     token_weights = loss_token_weights(tok, cfg.get("mark_weight", 1.0))
-    body = compiled_body(model) if compiled else model.model
+    forward = training_forward(model, compiled)
     for step in bar:
         idx = batches[step]
         width = max(lengths[i] for i in idx)
@@ -899,10 +901,9 @@ def train(
                 wts[r, : len(w)] = torch.tensor(w)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, cfg)
+        index, target = answer_index(lab)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            states = body(input_ids=ids, attention_mask=att).last_hidden_state
-            hidden, target = answer_positions(states, lab)
-            logits = model.lm_head(hidden)
+            logits = model.lm_head(forward(ids, att, index))
         loss = token_loss(
             logits, target, token_weights if step >= late_from else None, target_weights(wts, lab)
         )
@@ -952,6 +953,21 @@ def train(
 def compiled_body(model):
     """``model.model`` (the transformer without its head) through ``torch.compile`` with dynamic
     shapes, so that batches of any size and width reuse one compiled graph."""
+    return compile_dynamic(model.model)
+
+
+def training_forward(model, compile_it: bool = False):
+    """The forward of a training step: :class:`~chainlab.models.answer_forward.AnswerForward`
+    (final hidden states at the answer-predicting positions only), compiled if asked."""
+    from chainlab.models.answer_forward import AnswerForward
+
+    forward = AnswerForward(model)
+    return compile_dynamic(forward) if compile_it else forward
+
+
+def compile_dynamic(module):
+    """``module`` through ``torch.compile`` with dynamic shapes (batches of any size and width
+    reuse one compiled graph); a clear error when there is no C++ compiler."""
     import torch
 
     try:
@@ -960,7 +976,7 @@ def compiled_body(model):
         get_cpp_compiler()
     except Exception as exc:  # no C++ toolchain: say so before the first step fails deep inside
         raise ValueError(f"--compile needs a C++ compiler for torch.compile ({exc}); install gcc or drop --compile") from exc
-    return torch.compile(model.model, dynamic=True)
+    return torch.compile(module, dynamic=True)
 
 
 def _llama_config(cfg: dict, tok):
