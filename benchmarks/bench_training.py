@@ -1,13 +1,13 @@
 """Benchmark a ``chainlab train-tiny`` step against the plain Hugging Face way, in one run.
 
-Three ways to take the same training steps (same model, same batches, same AdamW), each on a fresh
+Six ways to take the same training steps (same model, same batches, same AdamW), each on a fresh
 copy of the shipped ``chainlab-tiny`` weights:
 
 1. **Hugging Face labels loss** (the baseline a competent user writes):
    ``model(input_ids, attention_mask=..., labels=labels).loss`` with ``-100`` outside the answers.
    It projects *every* position to the vocabulary.
-2. **answer positions only** (what ``train-tiny`` does): the transformer body's hidden states at
-   the positions that predict an answer token go through the head, nothing else.
+2. **answer positions only**: the transformer body's hidden states at the positions that predict
+   an answer token go through the head, nothing else.
 3. **answer positions + ``torch.compile``** (``train-tiny --compile``): the body compiled with
    dynamic shapes; the one-time compile is timed separately.
 4. **+ bfloat16 autocast** (``train-tiny --compile --bf16``; skipped on CPUs without AVX512-BF16
@@ -16,11 +16,16 @@ copy of the shipped ``chainlab-tiny`` weights:
 5. **+ eager attention** (``train-tiny --compile --bf16``, whose ``--attention auto`` picks it under
    bfloat16): attention as plain matrix products and a softmax that the compiler fuses, instead of
    torch's fused CPU attention (``sdpa``, modes 1-4), whose bfloat16 backward is slow.
+6. **+ the last layer at the answer positions only** (``train-tiny --compile --bf16`` today):
+   :class:`chainlab.models.answer_forward.AnswerForward` runs the last decoder layer's attention
+   on every position but its ``o_proj``, MLP and the final norm only where an answer token is
+   predicted; AdamW is fused.
 
 Batches are real: freshly generated training conversations (``tiny_data``), length-bucketed into
-batches of about 4,096 tokens as in training. Each mode takes ``--warmup`` untimed steps, then
-``--steps`` timed ones; each mode's largest loss difference from the baseline is printed (float
-rounding for 2 and 3, bfloat16 rounding for 4).
+batches of about 4,096 tokens as in training. Every mode takes the same ``--warmup`` untimed
+steps, then ``--steps`` timed ones, interleaved (each batch through every mode, in alternating
+order, so that the machine's drifting speed hits all modes alike); each mode's largest loss
+difference from the baseline is printed (float rounding for 2 and 3, bfloat16 rounding for 4-6).
 
 Run: ``.venv/bin/python benchmarks/bench_training.py [--threads 2] [--json out.json]``.
 """
@@ -34,6 +39,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tqdm import tqdm
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -65,56 +72,75 @@ def batches(tok, n_examples: int, seed: int):
     return out
 
 
-def run_mode(mode: str, model_dir: Path, data: list, warmup: int, steps: int) -> dict:
-    """Time ``steps`` training steps (after ``warmup``) in one mode; returns seconds and losses."""
-    import torch
-    from transformers import LlamaForCausalLM
+class Mode:
+    """One way of taking training steps, on its own fresh copy of the weights."""
 
-    from chainlab.models.answer_forward import answer_index
-    from chainlab.models.train_tiny import (
-        answer_positions,
-        compiled_body,
-        token_loss,
-        training_forward,
-    )
+    def __init__(self, name: str, model_dir: Path):
+        import torch
+        from transformers import LlamaForCausalLM
 
-    torch.manual_seed(0)
-    model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    last_layer = mode.startswith("last_layer_answers")
-    model.set_attn_implementation("eager" if mode.endswith("_eager") or last_layer else "sdpa")
-    model.train()
-    fused = os.environ.get("BENCH_FUSED") == "1"
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), fused=fused or None)
-    body = compiled_body(model) if mode.startswith("compiled") else model.model
-    forward = training_forward(model, compile_it=True) if last_layer else None
-    bf16 = mode.startswith("compiled_bf16") or last_layer
-    losses, t_first, t0 = [], 0.0, None
-    for s, (ids, att, lab) in enumerate(data[: warmup + steps]):
-        if s == warmup:
-            t0 = time.perf_counter()
-        t_step = time.perf_counter()
-        if mode == "hf_labels":
+        from chainlab.models.train_tiny import compiled_body, training_forward
+
+        torch.manual_seed(0)
+        self.name = name
+        self.model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        self.last_layer = name == "last_layer_answers"
+        self.model.set_attn_implementation("eager" if name.endswith("_eager") or self.last_layer else "sdpa")
+        self.model.train()
+        # train-tiny's AdamW is fused (one kernel per step); the earlier modes keep torch's default
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=1e-4, betas=(0.9, 0.95), fused=self.last_layer or None
+        )
+        self.body = compiled_body(self.model) if name.startswith("compiled") else self.model.model
+        self.forward = training_forward(self.model, compile_it=True) if self.last_layer else None
+        self.bf16 = name.startswith("compiled_bf16") or self.last_layer
+        self.seconds, self.first_step, self.losses = 0.0, 0.0, []
+
+    def step(self, ids, att, lab) -> float:
+        """One training step (forward, backward, clip, AdamW); its seconds."""
+        import torch
+
+        from chainlab.models.answer_forward import answer_index
+        from chainlab.models.train_tiny import answer_positions, token_loss
+
+        t0 = time.perf_counter()
+        model = self.model
+        if self.name == "hf_labels":
             loss = model(input_ids=ids, attention_mask=att, labels=lab).loss
-        elif last_layer:
+        elif self.last_layer:
             index, target = answer_index(lab)
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                logits = model.lm_head(forward(ids, att, index))
+                logits = model.lm_head(self.forward(ids, att, index))
             loss = token_loss(logits, target)
         else:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                states = body(input_ids=ids, attention_mask=att).last_hidden_state
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                states = self.body(input_ids=ids, attention_mask=att).last_hidden_state
                 hidden, target = answer_positions(states, lab)
                 logits = model.lm_head(hidden)
             loss = token_loss(logits, target)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(round(loss.item(), 5))
-        if s == 0:
-            t_first = time.perf_counter() - t_step
-    seconds = time.perf_counter() - t0
-    return {"s_per_step": round(seconds / steps, 4), "first_step_s": round(t_first, 1), "losses": losses}
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.losses.append(round(loss.item(), 5))
+        return time.perf_counter() - t0
+
+
+def run_modes(names: list[str], model_dir: Path, data: list, warmup: int, steps: int) -> dict:
+    """Time every mode on the same batches, interleaved: each batch goes through every mode before
+    the next, in alternating order, so that a drift of the machine's speed hits all modes alike."""
+    modes = [Mode(name, model_dir) for name in names]
+    for s, (ids, att, lab) in enumerate(tqdm(data[: warmup + steps], desc="steps (all modes)")):
+        for mode in modes if s % 2 == 0 else modes[::-1]:
+            seconds = mode.step(ids, att, lab)
+            if s == 0:
+                mode.first_step = seconds
+            if s >= warmup:
+                mode.seconds += seconds
+    return {
+        m.name: {"s_per_step": round(m.seconds / steps, 4), "first_step_s": round(m.first_step, 1), "losses": m.losses}
+        for m in modes
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         modes = modes[:-3]
     if args.modes:
         modes = tuple(m for m in modes if m in args.modes.split(","))
+    res.update(run_modes(["hf_labels", *modes], model_dir, data, args.warmup, args.steps))
     for mode in ("hf_labels", *modes):
-        res[mode] = run_mode(mode, model_dir, data, args.warmup, args.steps)
         print(f"{mode:19s} {res[mode]['s_per_step']:.3f} s/step (first step {res[mode]['first_step_s']} s)")
     base = res["hf_labels"]["s_per_step"]
     for mode in modes:

@@ -149,6 +149,29 @@ def test_result_spans_mark_the_tokens_a_judgment_turns_on(trained):
     assert all(lab != -100 for lab, w in zip(labels, weights, strict=True) if w == 3.0)
 
 
+def test_tokenize_all_equals_one_text_at_a_time(trained, monkeypatch):
+    """The batch encoder gives each text's ids and offsets exactly as a call per text, and leaves
+    TOKENIZERS_PARALLELISM as it found it (false when it was unset)."""
+    import os
+
+    from transformers import AutoTokenizer
+
+    from chainlab.models.tiny_data import iter_examples
+    from chainlab.models.train_tiny import tokenize_all
+
+    tok = AutoTokenizer.from_pretrained(trained)
+    texts = [ex.text() for ex in iter_examples(40, seed=9)] + ["Persona: café ½ → 24", ""]
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    got = tokenize_all(tok, texts, chunk=16)
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+    for text, (ids, offsets) in zip(texts, got, strict=True):
+        enc = tok(text, return_offsets_mapping=True, add_special_tokens=False)
+        assert ids == enc["input_ids"] and [tuple(o) for o in offsets] == [tuple(o) for o in enc["offset_mapping"]]
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM")
+    tokenize_all(tok, texts[:2])
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+
+
 def test_position_weights_weigh_each_target():
     import torch
 

@@ -560,12 +560,10 @@ def encode_weighted(
     weights (None when ``result_weight`` is 1) give ``result_weight`` to the labelled tokens that
     overlap a result (:func:`result_spans`), 1 to the others."""
     out = []
-    for rec in records:
-        enc = tok(rec["text"], return_offsets_mapping=True, add_special_tokens=False)
-        ids = enc["input_ids"]
+    for rec, (ids, offsets) in zip(records, tokenize_all(tok, [r["text"] for r in records]), strict=True):
         labels = [-100] * len(ids)
         spans = rec["spans"]
-        for k, (s, e) in enumerate(enc["offset_mapping"]):
+        for k, (s, e) in enumerate(offsets):
             if any(a <= s and e <= b and e > s for a, b in spans):
                 labels[k] = ids[k]
         weights = None
@@ -573,10 +571,30 @@ def encode_weighted(
             results = result_spans(rec["text"], spans)
             weights = [
                 result_weight if lab != -100 and any(s < b and a < e for a, b in results) else 1.0
-                for lab, (s, e) in zip(labels, enc["offset_mapping"], strict=True)
+                for lab, (s, e) in zip(labels, offsets, strict=True)
             ]
         out.append((ids, labels, weights))
     return out
+
+
+def tokenize_all(tok, texts: list[str], chunk: int = 8192) -> list[tuple[list[int], list[tuple[int, int]]]]:
+    """``(ids, character offsets)`` of every text without special tokens — what ``tok(text,
+    return_offsets_mapping=True, add_special_tokens=False)`` gives one text at a time — from the
+    Rust tokenizer's batch encoder on every core. ``TOKENIZERS_PARALLELISM`` is set to true for
+    the call and restored after — to false when it was unset, so that a later fork (torch.compile's
+    workers) prints no warning."""
+    import os
+
+    backend = tok.backend_tokenizer
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    try:
+        out = []
+        for i in range(0, len(texts), chunk):
+            out += [(e.ids, e.offsets) for e in backend.encode_batch(texts[i : i + chunk], add_special_tokens=False)]
+        return out
+    finally:
+        os.environ["TOKENIZERS_PARALLELISM"] = before if before is not None else "false"
 
 
 def make_batches(lengths: list[int], batch_tokens: int, seed: int) -> list[list[int]]:
