@@ -434,6 +434,32 @@ def test_bf16_auto_follows_the_cpu(tmp_path, trained, monkeypatch, native):
         assert all(abs(a["loss"] - b["loss"]) <= 1e-3 * b["loss"] + 1e-4 for a, b in pairs), pairs
 
 
+@pytest.mark.slow
+def test_bf16_from_step_trains_float32_first(tmp_path, trained):
+    """``--bf16 --bf16-from-step N``: the first N steps are the float32 run's steps (float32
+    attention too), the steps after them run under bfloat16 autocast; the log records N."""
+    data = next(trained.glob("data-*.jsonl"))
+    out = tmp_path / "switch"
+    flags = ["--bf16", "--bf16-anyway", "--bf16-from-step", "2"]
+    assert main(["train-tiny", "--out", str(out), "--data", str(data), *SMALL, *flags]) == 0
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["bf16"] is True and log["bf16_from_step"] == 2
+    default = json.loads((trained / "training_log.json").read_text())["history"]
+    pairs = list(zip(log["history"], default, strict=True))
+    assert len(pairs) > 2
+    assert all(abs(a["loss"] - b["loss"]) <= 1e-3 * b["loss"] + 1e-4 for a, b in pairs[:2]), pairs
+    assert all(abs(a["loss"] - b["loss"]) <= 0.02 * b["loss"] + 1e-3 for a, b in pairs[2:]), pairs
+    assert any(a["loss"] != b["loss"] for a, b in pairs[2:]), "no step ran in bfloat16"
+
+
+@pytest.mark.parametrize("flags", [["--bf16-from-step", "3"], ["--bf16", "--bf16-from-step", "-1"]])
+def test_bf16_from_step_needs_bf16_and_a_step(tmp_path, capsys, flags):
+    """``--bf16-from-step`` without ``--bf16`` (or with a negative step) is refused before any
+    work, with the fix in the message."""
+    assert main(["train-tiny", "--out", str(tmp_path / "m"), *SMALL, *flags]) == 2
+    assert "--bf16-from-step" in capsys.readouterr().err and not (tmp_path / "m").exists()
+
+
 def test_eager_attention_trains_like_sdpa_and_is_not_saved(tmp_path, trained):
     """``--attention eager`` (what ``--attention auto`` takes under bfloat16, where it is faster)
     computes the same function as the default ``sdpa``: the same losses to float rounding, padded
