@@ -186,8 +186,20 @@ def test_missing_input_is_a_clear_error(tmp_path, capsys):
     assert "no.json does not exist" in capsys.readouterr().err
 
 
+def _make_recipe_summary():
+    """The training summary `make tiny-model` must match: the stored rebuild's when the shipped
+    weights come from another recipe, else the shipped weights' own."""
+    from pathlib import Path
+
+    weights = Path(__file__).resolve().parents[1] / "chainlab/models/weights/chainlab-tiny"
+    if (weights / "rebuild_summary.json").exists():
+        return json.loads((weights / "rebuild_summary.json").read_text())["training"]
+    return json.loads((weights / "training_summary.json").read_text())
+
+
 def test_make_tiny_model_is_the_shipped_recipe():
-    """`make tiny-model` runs the commands whose summary ships with chainlab-tiny."""
+    """`make tiny-model` runs the commands whose summary ships with chainlab-tiny (the shipped
+    weights' own, or the rebuild's that the model card reports next to them)."""
     import re
     from pathlib import Path
 
@@ -196,7 +208,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
     from chainlab.models.train_tiny import format_mix, parse_mix
 
     root = Path(__file__).resolve().parents[1]
-    summary = json.loads((root / "chainlab/models/weights/chainlab-tiny/training_summary.json").read_text())
+    summary = _make_recipe_summary()
     make = (root / "Makefile").read_text().replace("\\\n", " ")
     commands = re.findall(r"chainlab train-tiny ([^\n]+)", make)
     stages = training_stages(summary)
@@ -231,6 +243,8 @@ def test_make_tiny_model_is_the_shipped_recipe():
             assert "--bf16 auto" in command
         else:
             assert ("--bf16" in command.split()) == bool(stage.get("bf16"))
+        switch = re.search(r"--bf16-from-step (\d+)", command)
+        assert (int(switch.group(1)) if switch else 0) == (stage.get("bf16_from_step") or 0)
 
 
 def test_make_tiny_model_resumes_stage_by_stage():
@@ -241,7 +255,9 @@ def test_make_tiny_model_resumes_stage_by_stage():
 
     make = (Path(__file__).resolve().parents[1] / "Makefile").read_text().replace("\\\n", " ")
     rules = re.findall(r"^(runs/\S+)/training_log\.json: *([^\n]*)\n\t[^\n]*chainlab train-tiny ([^\n]+)", make, re.M)
-    assert len(rules) == 4
+    from chainlab.models.model_card import training_stages
+
+    assert len(rules) == len(training_stages(_make_recipe_summary()))
     assert re.search(r"^tiny-model: runs/chainlab-tiny/training_log\.json$", make, re.M)
     for target, prerequisites, command in rules:
         opts = dict(re.findall(r"--([a-z-]+) (\S+)", command))
@@ -290,3 +306,62 @@ def test_a_widened_stage_is_in_the_documented_command():
     assert "--init-from runs/chainlab-tiny-stage2 --examples 100 --lr 0.001 --seed 5 --widen 320:896" in text
     assert "first widened to hidden size 320 and MLP width 896" in text
     assert "--widen" not in training_text(second)[0]
+
+
+def test_a_rebuild_gets_its_own_section(tmp_path, capsys):
+    """`model-card --rebuild RUN --rebuild-skills FILE` stores the run's stages and skills beside the
+    weights; the card then says `make tiny-model` runs that recipe, with its time and skills next
+    to the shipped weights' and the floors it misses; installing new weights drops the stored rebuild."""
+    from chainlab.models.install_tiny import SHIPPED, install
+
+    d = tmp_path / "chainlab-tiny"  # install() below puts new weights here
+    d.mkdir()
+    _write(d / "config.json", {"num_hidden_layers": 6, "hidden_size": 256, "num_attention_heads": 8,
+                               "intermediate_size": 768, "vocab_size": 1500,
+                               "max_position_embeddings": 1024})  # fmt: skip
+    run = {"parameters": 5_500_000, "steps": 10, "tokens": 9999, "torch_threads": 2, "final_loss_avg100": 0.05}
+    shipped = {**run, "examples": 100, "train_seconds": 6000.0, "data_seconds": 60.0,
+               "config": {"lr": 0.002, "batch_tokens": 4096, "seed": 0, "init_from": "x"},
+               "base": {**run, "examples": 300, "train_seconds": 3000.0, "data_seconds": 60.0,
+                        "config": {"lr": 0.002, "batch_tokens": 4096, "seed": 0}}}  # fmt: skip
+    _write(d / "training_summary.json", shipped)
+    base = tmp_path / "rebuild-base"
+    base.mkdir()
+    _write(base / "training_log.json", {**run, "examples": 300, "train_seconds": 2400.0, "data_seconds": 60.0,
+                                        "compiled": True, "bf16": True, "bf16_flag": "auto", "bf16_from_step": 4,
+                                        "config": {"lr": 0.002, "batch_tokens": 4096, "seed": 0}, "history": [1]})  # fmt: skip
+    final = tmp_path / "rebuild"
+    final.mkdir()
+    _write(final / "training_log.json", {**run, "examples": 100, "train_seconds": 2400.0, "data_seconds": 60.0,
+                                         "compiled": True, "bf16": True, "bf16_flag": "auto",
+                                         "config": {"lr": 0.001, "batch_tokens": 4096, "seed": 5,
+                                                    "init_from": str(base)}})  # fmt: skip
+    skills = _write(tmp_path / "s.json", {"propose_valid": 0.983, "value_accuracy": 0.989, "judge_accuracy": 0.985})
+    rebuilt = _write(tmp_path / "r.json", {"propose_valid": 0.976, "value_accuracy": 0.972,
+                                           "judge_accuracy": 0.973, "answer_success": 0.51})  # fmt: skip
+
+    assert main(["model-card", "--dir", str(d), "--skills", skills, "--rebuild", str(final)]) == 2
+    assert "--rebuild and --rebuild-skills go together" in capsys.readouterr().err
+    assert not (d / "rebuild_summary.json").exists()
+
+    assert main(["model-card", "--dir", str(d), "--skills", skills, "--rebuild", str(final),
+                 "--rebuild-skills", rebuilt]) == 0  # fmt: skip
+    stored = json.loads((d / "rebuild_summary.json").read_text())
+    assert stored["skills"]["judge_accuracy"] == 0.973 and "history" not in stored["training"]["base"]
+    for card in ((d / "MODEL_CARD.md").read_text(),
+                 _card(d, shipped, skills)):  # a later call without --rebuild keeps the section
+        assert "Two stages (the recipe of these weights; `make tiny-model` runs the shorter one" in card
+        assert "## Rebuilding from scratch" in card
+        assert "Two stages (`make tiny-model` runs both): 82.0 minutes from nothing" in card
+        assert "--examples 300 --threads 2 --compile --bf16 auto --bf16-from-step 4`" in card
+        assert "--examples 100 --lr 0.001 --seed 5 --threads 2 --compile --bf16 auto`" in card
+        assert "| judge: accuracy, correct vs corrupted answers | 98.5% | 97.3% | ≥ 98% |" in card
+        assert "The rebuild is under the floor on judge" in card
+
+    model = tmp_path / "new"
+    model.mkdir()
+    for f in SHIPPED["model"][1]:
+        (model / f).write_text("{}")
+    _write(model / "training_log.json", {**run, "examples": 100, "config": {"seed": 0}})
+    assert install(model, "model", tmp_path) == d
+    assert (d / "training_summary.json").exists() and not (d / "rebuild_summary.json").exists()

@@ -124,6 +124,8 @@ def install(src: Path, kind: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
         shutil.copyfile(src / f, dest / f)
     if summary is not None:
         (dest / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        # the new weights are `make tiny-model`'s own: a stored rebuild of other weights no longer applies
+        (dest / "rebuild_summary.json").unlink(missing_ok=True)
     return dest
 
 

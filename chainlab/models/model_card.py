@@ -207,9 +207,11 @@ def _total_cpu(stages: list[dict]) -> str:
 def _compile_flag(run: dict) -> str:
     """`` --compile`` / `` --bf16`` when a run's transformer went through torch.compile / ran its
     forward pass in bfloat16; `` --bf16 auto`` when the CPU chose (float32 on one without
-    bfloat16 instructions)."""
+    bfloat16 instructions); `` --bf16-from-step N`` when its first N steps ran in float32."""
     auto = run.get("bf16_flag") == "auto"
     bf16 = " --bf16 auto" if auto else " --bf16" if run.get("bf16") else ""
+    if bf16 and run.get("bf16_from_step"):
+        bf16 += f" --bf16-from-step {run['bf16_from_step']}"
     return (" --compile" if run.get("compiled") else "") + bf16
 
 
@@ -285,12 +287,14 @@ def _continued_changes(rc: dict, rp: dict) -> list[str]:
     return out
 
 
-def training_text(train: dict) -> tuple[str, str, str]:
+def training_text(train: dict, made_by_make: bool = True) -> tuple[str, str, str]:
     """(Training paragraph, value-state text, mark text) of a training summary of one or more
     stages.
 
     A summary with ``base`` (the previous run's summary, nested once per earlier stage) is a model
-    trained from scratch and then continued with ``train-tiny --init-from``.
+    trained from scratch and then continued with ``train-tiny --init-from``. ``made_by_make``:
+    ``make tiny-model`` runs these stages (otherwise it runs the rebuild recipe of the card's
+    "Rebuilding from scratch" section, and the paragraph says so).
     """
     stages = training_stages(train)
     first = stages[0]
@@ -346,9 +350,13 @@ def training_text(train: dict) -> tuple[str, str, str]:
             f" The {_joined([_ordinal(k) for k in range(3, n + 1)])} "
             f"{'continue' if n > 3 else 'continues'} that practice on fresh conversations."
         )
+    runs = (
+        f"`make tiny-model` runs {'both' if n == 2 else 'them all'}"
+        if made_by_make
+        else "the recipe of these weights; `make tiny-model` runs the shorter one under *Rebuilding from scratch*"
+    )
     text = (
-        f"{_COUNT_WORDS.get(n, str(n))} stages (`make tiny-model` runs "
-        f"{'both' if n == 2 else 'them all'}): {total + data:.1f} minutes from nothing on 2 "
+        f"{_COUNT_WORDS.get(n, str(n))} stages ({runs}): {total + data:.1f} minutes from nothing on 2 "
         f"{_total_cpu(stages)}, {data:.1f} of them generating the data and {total:.1f} training — "
         f"{'within' if total + data <= TRAIN_BUDGET_MINUTES else 'over'} the "
         f"{TRAIN_BUDGET_MINUTES}-minute budget.\n\n"
@@ -361,12 +369,60 @@ def training_text(train: dict) -> tuple[str, str, str]:
     return text, value_states, mark_text
 
 
-def render(model_dir: Path, inputs: dict[str, dict | None]) -> str:
-    """The card's Markdown."""
+REBUILD_FILE = "rebuild_summary.json"  # beside the weights when `make tiny-model` is not their recipe
+
+_REBUILD_SKILLS = (
+    ("propose: valid proposal lines", "propose_valid", "propose_valid"),
+    ("value: accuracy, balanced 3-number states", "value_accuracy", "value_accuracy"),
+    ("judge: accuracy, correct vs corrupted answers", "judge_accuracy", "judge_accuracy"),
+    ("answer: written from a right solution's steps", "answer_success", None),
+)
+
+
+def rebuild_section(rebuild: dict | None, shipped: dict | None) -> str:
+    """The card's "Rebuilding from scratch" section: what ``make tiny-model`` ran, how long it took
+    and the skills it reached next to the shipped weights' (``rebuild``: the contents of
+    ``rebuild_summary.json``); empty when the shipped weights are ``make tiny-model``'s own."""
+    if rebuild is None:
+        return ""
+    text, _, _ = training_text(rebuild["training"])
+    got = rebuild.get("skills") or {}
+    out = [
+        "## Rebuilding from scratch",
+        "The shipped weights' recipe (above) takes longer than the budget; `make tiny-model` runs this one, "
+        "and the skills it reached are measured below with the same `chainlab eval-tiny` as the shipped weights'.",
+        "",
+        text,
+        "",
+        "| skill | shipped chainlab-tiny | `make tiny-model` rebuild | floor |",
+        "|---|---|---|---|",
+    ]
+    for label, key, floor_key in _REBUILD_SKILLS:
+        floor = f"≥ {FLOORS[floor_key]:.0%}" if floor_key else "—"
+        ship = _pct(shipped.get(key)) if shipped else "not measured"
+        out.append(f"| {label} | {ship} | {_pct(got.get(key))} | {floor} |")
+    below = [label.split(":")[0] for label, key, fk in _REBUILD_SKILLS if fk and (got.get(key) or 0) < FLOORS[fk]]
+    out += [
+        "",
+        "The rebuild holds every floor." if not below else
+        f"The rebuild is under the floor on {_joined(below)}: a run of this recipe is not shipped unless it holds "
+        "every floor, and the shipped weights are the run above.",
+        "",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def render(model_dir: Path, inputs: dict[str, dict | None], rebuild: dict | None = None) -> str:
+    """The card's Markdown (``rebuild``: a rebuild's summary; default: ``rebuild_summary.json``
+    beside the weights, if there is one)."""
     train = json.loads((model_dir / "training_summary.json").read_text())
     cfg = json.loads((model_dir / "config.json").read_text())
-    training, value_states, mark_text = training_text(train)
+    rebuild_path = model_dir / REBUILD_FILE
+    if rebuild is None and rebuild_path.exists():
+        rebuild = json.loads(rebuild_path.read_text())
+    training, value_states, mark_text = training_text(train, made_by_make=rebuild is None)
     return TEMPLATE.format(
+        rebuild=rebuild_section(rebuild, inputs["skills"]),
         training=training,
         value_states=value_states,
         mark_text=mark_text,
@@ -566,7 +622,7 @@ balanced set of held-out 3-number states reached by one whole-number step from a
 judge on correct vs corrupted answers of the test puzzles.
 
 {skills}
-## Strategies on the Game of 24 (ToT test split)
+{rebuild}## Strategies on the Game of 24 (ToT test split)
 `chainlab compare --model chainlab-tiny --task game24 --strategies {compare_strategies} --out …`
 
 {compare}
@@ -601,6 +657,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "arith-compare",
     ):
         p.add_argument(f"--{name}", help=f"JSON file with the {name.replace('-', ' ')} numbers")
+    p.add_argument(
+        "--rebuild", metavar="RUN",
+        help="a finished `make tiny-model` run (its last stage's directory) that is not the shipped "
+        f"weights: its stages' logs and --rebuild-skills are stored as {REBUILD_FILE} beside the "
+        "weights, and the card gets a 'Rebuilding from scratch' section (later calls reuse the file)",
+    )
+    p.add_argument("--rebuild-skills", metavar="FILE", help="`chainlab eval-tiny --out` of the --rebuild run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -618,8 +681,17 @@ def run(args: argparse.Namespace) -> int:
                 "arith_compare",
             )
         }
-        text = render(d, inputs)
-    except (FileNotFoundError, KeyError, json.JSONDecodeError) as exc:
+        if bool(args.rebuild) != bool(args.rebuild_skills):
+            raise ValueError("--rebuild and --rebuild-skills go together: the run and its `eval-tiny --out`")
+        if args.rebuild:
+            from chainlab.models.install_tiny import training_summary
+
+            rebuild = {"training": training_summary(Path(args.rebuild)), "skills": _load(args.rebuild_skills)}
+            text = render(d, inputs, rebuild)  # everything checked before anything is written
+            (d / REBUILD_FILE).write_text(json.dumps(rebuild, indent=2) + "\n")
+        else:
+            text = render(d, inputs)
+    except (FileNotFoundError, KeyError, ValueError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     (d / "MODEL_CARD.md").write_text(text)

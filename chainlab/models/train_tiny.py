@@ -978,7 +978,7 @@ def train(
         "bf16": bf16,
         "bf16_flag": "auto" if bf16_auto else "on" if bf16 else "off",
         "attention": attn,
-        "bf16_from_step": bf16_from_step if bf16 else None,
+        "bf16_from_step": bf16_from_step if bf16 or bf16_auto else None,  # the flag, also where auto chose float32
         "final_loss_avg100": round(sum(h["loss"] for h in history[-100:]) / min(100, len(history)), 5),
         "history": history,
     }
