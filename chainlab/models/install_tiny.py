@@ -22,6 +22,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from chainlab.models.model_card import REBUILD_FILE
 from chainlab.models.registry import WEIGHTS_DIR
 
 #: kind -> (packaged name, files that ship, the command that builds it)
@@ -125,7 +126,7 @@ def install(src: Path, kind: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     if summary is not None:
         (dest / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         # the new weights are `make tiny-model`'s own: a stored rebuild of other weights no longer applies
-        (dest / "rebuild_summary.json").unlink(missing_ok=True)
+        (dest / REBUILD_FILE).unlink(missing_ok=True)
     return dest
 
 
