@@ -16,6 +16,7 @@ trained from scratch, so that the documented command reproduces it).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -206,7 +207,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "size) and MLP width, computing the same function (new weights start where they cannot "
         "change the output; chainlab.models.widen), then train it, e.g. --widen 320:896",
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
+    p.add_argument(
+        "--threads", type=int, default=0,
+        help="torch threads (0: all cores); a run repeats bit for bit on one machine with the same "
+        "--threads (torch's deterministic algorithms are on while training)",
+    )
     p.add_argument(
         "--compile", action="store_true",
         help="compile the transformer with torch.compile (needs a C++ compiler; about 1.2x faster "
@@ -782,6 +787,36 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
     return phases
 
 
+def deterministic_kernels(fn):
+    """Run ``fn`` with torch's deterministic algorithms on (``warn_only``), then restore the setting.
+
+    ``torch.compile``'s CPU kernels otherwise accumulate some gradients (the embedding's, the
+    answer-token gather's) with atomic adds across threads, so two runs of one command drift apart
+    after a few dozen steps; in deterministic mode Inductor leaves those to torch's deterministic
+    kernels and a run repeats bit for bit on one machine with the same ``--threads``. Uninitialized
+    memory is not filled with NaN (torch's default in this mode): the training never reads it.
+    """
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        import torch
+        import torch.utils.deterministic
+
+        before = (torch.are_deterministic_algorithms_enabled(),
+                  torch.is_deterministic_algorithms_warn_only_enabled(),
+                  torch.utils.deterministic.fill_uninitialized_memory)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.utils.deterministic.fill_uninitialized_memory = False
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+            torch.utils.deterministic.fill_uninitialized_memory = before[2]
+
+    return run
+
+
+@deterministic_kernels
 def train(
     out: Path,
     cfg: dict,
