@@ -308,6 +308,23 @@ def test_a_widened_stage_is_in_the_documented_command():
     assert "--widen" not in training_text(second)[0]
 
 
+def test_the_card_says_whether_a_rerun_repeats_the_weights():
+    """Stages whose logs say they trained with deterministic kernels repeat bit for bit; older ones
+    (no ``deterministic`` in their log) are one draw of their recipe, and the card says which."""
+    from chainlab.models.model_card import training_text
+
+    run = {"examples": 100, "steps": 10, "tokens": 9999, "train_seconds": 60.0, "data_seconds": 6.0,
+           "torch_threads": 2, "final_loss_avg100": 0.05}
+    base = {**run, "config": {"lr": 0.002, "batch_tokens": 4096, "seed": 0}}
+    second = {**run, "config": {"lr": 0.0005, "batch_tokens": 4096, "seed": 1, "init_from": "x"}, "base": base}
+    assert "This stage trained before `train-tiny`'s kernels were deterministic: a rerun of the command" in (
+        training_text(base)[0])
+    assert "These stages trained before" in training_text(second)[0]
+    assert "The first stage trained before" in training_text({**second, "deterministic": True})[0]
+    text = training_text({**second, "deterministic": True, "base": {**base, "deterministic": True}})[0]
+    assert "trained before" not in text
+    assert "Every stage trained with deterministic kernels: its command repeats it bit for bit" in text
+
 def test_a_rebuild_gets_its_own_section(tmp_path, capsys):
     """`model-card --rebuild RUN --rebuild-skills FILE` stores the run's stages and skills beside the
     weights; the card then says `make tiny-model` runs that recipe, with its time and skills next

@@ -24,6 +24,7 @@ def test_outputs(trained):
         assert (trained / name).exists(), name
     log = json.loads((trained / "training_log.json").read_text())
     assert log["steps"] == len(log["history"]) > 0
+    assert log["deterministic"] is True  # a rerun repeats it bit for bit; the model card says so
     assert not (trained / "checkpoint").exists()
     assert (trained / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

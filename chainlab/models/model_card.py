@@ -287,6 +287,25 @@ def _continued_changes(rc: dict, rp: dict) -> list[str]:
     return out
 
 
+def reproducibility_text(stages: list[dict]) -> str:
+    """Whether the stages' commands repeat them bit for bit: their logs say whether ``train-tiny``
+    trained with deterministic kernels (``"deterministic"``, logged since research-notes session 46)."""
+    old = [i for i, st in enumerate(stages) if not st.get("deterministic")]
+    if not old:
+        return ("Every stage trained with deterministic kernels: its command repeats it bit for bit on a CPU of "
+                "the same kind with the same `--threads`; another CPU or thread count trains another draw of the recipe.")
+    if len(stages) == 1:
+        which = "This stage"
+    elif len(old) == len(stages):
+        which = "These stages"
+    else:
+        which = f"The {_joined([_ordinal(i + 1) for i in old])} stage{'s' if len(old) > 1 else ''}"
+    commands = "command" if len(old) == 1 else "commands"
+    return (f"{which} trained before `train-tiny`'s kernels were deterministic: a rerun of the {commands} is another "
+            "draw of the recipe, which agrees with these numbers within the recipe's spread, not digit for digit. "
+            "Since then a stage repeats bit for bit on a CPU of the same kind with the same `--threads`.")
+
+
 def training_text(train: dict, made_by_make: bool = True) -> tuple[str, str, str]:
     """(Training paragraph, value-state text, mark text) of a training summary of one or more
     stages.
@@ -315,7 +334,7 @@ def training_text(train: dict, made_by_make: bool = True) -> tuple[str, str, str
     if n == 1:
         text = (
             f"{cmd}:\n{stats}; final answer-token loss {train['final_loss_avg100']:.4f} "
-            "(mean of the last 100 steps)."
+            f"(mean of the last 100 steps).\n\n{reproducibility_text(stages)}"
         )
         return text, value_states, mark_text
     total = sum(st["train_seconds"] for st in stages) / 60
@@ -365,6 +384,7 @@ def training_text(train: dict, made_by_make: bool = True) -> tuple[str, str, str
         "practises the value check on states it cannot remember (a match is rare in the data, and at "
         "weight 1 the model under-marks)."
         + later
+        + f"\n\n{reproducibility_text(stages)}"
     )
     return text, value_states, mark_text
 

@@ -1010,6 +1010,7 @@ def train(
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the step time depends on it
         "compiled": compiled,
+        "deterministic": True,  # deterministic_kernels: the run repeats bit for bit
         "bf16": bf16,
         "bf16_flag": "auto" if bf16_auto else "on" if bf16 else "off",
         "attention": attn,
