@@ -790,10 +790,10 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
 def deterministic_kernels(fn):
     """Run ``fn`` with torch's deterministic algorithms on (``warn_only``), then restore the setting.
 
-    ``torch.compile``'s CPU kernels otherwise accumulate some gradients (the embedding's, the
-    answer-token gather's) with atomic adds across threads, so two runs of one command drift apart
-    after a few dozen steps; in deterministic mode Inductor leaves those to torch's deterministic
-    kernels and a run repeats bit for bit on one machine with the same ``--threads``. Uninitialized
+    Otherwise two runs of one command with ``--compile`` on two threads drift apart after a few
+    dozen steps (likely ``torch.compile``'s CPU kernels adding accumulating scatters up with atomic
+    adds across threads; not isolated). With deterministic algorithms on, a run repeats bit for bit
+    on one machine with the same ``--threads`` (research notes, session 46). Uninitialized
     memory is not filled with NaN (torch's default in this mode): the training never reads it.
     """
 
