@@ -14,6 +14,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval-tiny": ("chainlab.models.eval_skills", "measure chainlab-tiny's skills (model card numbers)"),
     "quantize": ("chainlab.models.quantize", "GPTQ-quantize a model with gptqmodel"),
     "finetune": ("chainlab.models.finetune", "train a LoRA adapter with peft"),
+    "heldout-loss": ("chainlab.models.heldout_loss", "answer-token loss of chainlab-tiny builds on fresh conversations"),
+    "pair-skills": ("chainlab.models.pair_samples", "pair two eval-tiny sample logs item by item (McNemar)"),
     "install-tiny": ("chainlab.models.install_tiny", "install trained builds as the packaged models"),
     "model-card": ("chainlab.models.model_card", "write chainlab-tiny's MODEL_CARD.md from measurements"),
     "arith-data": ("chainlab.models.arith_data", "write the arithmetic SFT data of the adapter"),

@@ -35,6 +35,7 @@ from chainlab.models.tiny_data import (
     SKILLS,
     VALUE_FORMATS,
     WIDE_SHARE,
+    DataRecipe,
 )
 
 LLAMA2_CHAT_TEMPLATE = (
@@ -461,25 +462,25 @@ def slow_bf16_message() -> str:
     )
 
 
-def resolve_init(name: str) -> Path:
-    """Directory of the model that ``--init-from`` names; a clear error if it is not a Llama."""
+def resolve_init(name: str, option: str = "--init-from") -> Path:
+    """Directory of the model that ``option`` names; a clear error if it is not a Llama."""
     from chainlab.models.registry import packaged_path
 
     path = packaged_path(name) or Path(name)
     config = path / "config.json"
     if not config.exists():
         raise FileNotFoundError(
-            f"--init-from {name}: {path} holds no config.json; give a model directory written by "
+            f"{option} {name}: {path} holds no config.json; give a model directory written by "
             f"train-tiny or a packaged name (chainlab-tiny)."
         )
     model_type = json.loads(config.read_text()).get("model_type")
     if model_type != "llama" or "quantization_config" in json.loads(config.read_text()):
         raise ValueError(
-            f"--init-from {name}: expected a full-precision Llama model, found "
+            f"{option} {name}: expected a full-precision Llama model, found "
             f"model_type={model_type!r}{' (quantized)' if model_type == 'llama' else ''}."
         )
     if not (path / "tokenizer.json").exists():
-        raise FileNotFoundError(f"--init-from {name}: {path} has no tokenizer.json.")
+        raise FileNotFoundError(f"{option} {name}: {path} has no tokenizer.json.")
     return path
 
 
@@ -787,6 +788,17 @@ def data_phases(cfg: dict, out: Path) -> list[tuple[Path, int, int, float]]:
     return phases
 
 
+def recipe_from_config(cfg: dict, wide_share: float | None = None) -> DataRecipe:
+    """The data recipe of a run's config (options it lacks at their defaults); ``wide_share``
+    overrides the config's (a curriculum's late phase)."""
+    keys = (
+        "mix", "value_format", "judge_other_share", "judge_small_share", "judge_low_share",
+        "judge_correct_share", "propose_format", "judge_format", "cot_format",
+    )  # fmt: skip
+    wide = cfg.get("wide_share", DEFAULTS["wide_share"]) if wide_share is None else wide_share
+    return DataRecipe(wide_share=wide, **{k: cfg.get(k, DEFAULTS[k]) for k in keys})
+
+
 def deterministic_kernels(fn):
     """Run ``fn`` with torch's deterministic algorithms on (``warn_only``), then restore the setting.
 
@@ -848,7 +860,7 @@ def train(
     from transformers import LlamaForCausalLM
 
     from chainlab.models.answer_forward import answer_index
-    from chainlab.models.tiny_data import DataRecipe, write_dataset
+    from chainlab.models.tiny_data import write_dataset
 
     if threads:
         torch.set_num_threads(threads)
@@ -860,20 +872,7 @@ def train(
         phase_records = []
         for path, n, seed, wide in data_phases(cfg, out):
             if not path.exists():
-                write_dataset(
-                    path, n, seed, DataRecipe(
-                        mix=cfg.get("mix", DEFAULTS["mix"]),
-                        wide_share=wide,
-                        value_format=cfg.get("value_format", DEFAULTS["value_format"]),
-                        judge_other_share=cfg.get("judge_other_share", DEFAULTS["judge_other_share"]),
-                        judge_small_share=cfg.get("judge_small_share", DEFAULTS["judge_small_share"]),
-                        judge_low_share=cfg.get("judge_low_share", DEFAULTS["judge_low_share"]),
-                        judge_correct_share=cfg.get("judge_correct_share", DEFAULTS["judge_correct_share"]),
-                        propose_format=cfg.get("propose_format", DEFAULTS["propose_format"]),
-                        judge_format=cfg.get("judge_format", DEFAULTS["judge_format"]),
-                        cot_format=cfg.get("cot_format", DEFAULTS["cot_format"]),
-                    ),
-                )
+                write_dataset(path, n, seed, recipe_from_config(cfg, wide))
             phase_records.append(load_records(path))
     records = [rec for recs in phase_records for rec in recs]
     t_data = time.time() - t_start
