@@ -76,6 +76,7 @@ def answer_token_loss(model_dir: Path, records: list[dict], batch_tokens: int = 
     only as far as their tokenizers segment the answers alike."""
     import torch
     import torch.nn.functional as F
+    from tqdm import tqdm
     from transformers import AutoTokenizer, LlamaForCausalLM
 
     from chainlab.models.train_tiny import answer_positions, encode, make_batches
@@ -86,7 +87,8 @@ def answer_token_loss(model_dir: Path, records: list[dict], batch_tokens: int = 
     lengths = [len(ids) for ids, _ in encoded]
     sums = torch.zeros(len(records), dtype=torch.float64)
     counts = torch.zeros(len(records), dtype=torch.long)
-    for idx in make_batches(lengths, batch_tokens, 0):
+    batches = make_batches(lengths, batch_tokens, 0)
+    for idx in tqdm(batches, desc=f"held-out loss {Path(model_dir).name}", unit="batch", leave=False):
         width = max(lengths[i] for i in idx)
         ids = torch.full((len(idx), width), tok.eos_token_id, dtype=torch.long)
         lab = torch.full((len(idx), width), -100, dtype=torch.long)
