@@ -48,10 +48,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 def batches(tok, n_examples: int, seed: int):
     """Padded (ids, attention mask, labels) tensors of real training conversations."""
-    import torch
 
     from chainlab.models.tiny_data import write_dataset
-    from chainlab.models.train_tiny import encode, load_records, make_batches
+    from chainlab.models.train_tiny import encode, load_records, make_batches, pad_batch
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.jsonl"
@@ -61,13 +60,7 @@ def batches(tok, n_examples: int, seed: int):
     lengths = [len(ids) for ids, _ in encoded]
     out = []
     for idx in make_batches(lengths, 4096, seed):
-        width = max(lengths[i] for i in idx)
-        ids = torch.full((len(idx), width), tok.eos_token_id, dtype=torch.long)
-        lab = torch.full((len(idx), width), -100, dtype=torch.long)
-        att = torch.zeros((len(idx), width), dtype=torch.long)
-        for r, i in enumerate(idx):
-            x, y = encoded[i]
-            ids[r, : len(x)], lab[r, : len(y)], att[r, : len(x)] = torch.tensor(x), torch.tensor(y), 1
+        ids, att, lab, _ = pad_batch(encoded, idx, tok.eos_token_id)
         out.append((ids, att, lab))
     return out
 

@@ -195,6 +195,24 @@ def test_position_weights_weigh_each_target():
     assert torch.allclose(token_loss(hidden, target, ids, pos), both.sum() / (pos * ids[target]).sum())
 
 
+def test_pad_batch_pads_ids_labels_mask_and_weights():
+    """One padded batch of the picked records, in the order picked, from plain and weighted tuples."""
+    from chainlab.models.train_tiny import pad_batch
+
+    plain = [([5, 6, 7], [-100, 6, 7]), ([8], [-100]), ([9, 10], [-100, 10])]
+    ids, att, lab, wts = pad_batch(plain, [2, 0], pad=1)
+    assert ids.tolist() == [[9, 10, 1], [5, 6, 7]]
+    assert att.tolist() == [[1, 1, 0], [1, 1, 1]]
+    assert lab.tolist() == [[-100, 10, -100], [-100, 6, 7]]
+    assert wts is None
+    unweighted = [(x, y, None) for x, y in plain]
+    assert pad_batch(unweighted, [1, 2], pad=0)[3] is None
+    weighted = [(x, y, [1.0] * (len(x) - 1) + [3.0]) for x, y in plain]
+    ids2, att2, lab2, wts2 = pad_batch(weighted, [1, 0], pad=0)
+    assert ids2.tolist() == [[8, 0, 0], [5, 6, 7]] and lab2.tolist() == [[-100, -100, -100], [-100, 6, 7]]
+    assert wts2.tolist() == [[3.0, 1.0, 1.0], [1.0, 1.0, 3.0]]
+
+
 def test_wide_share_and_mark_weight_options(tmp_path, capsys):
     out = tmp_path / "wide"
     args = ["train-tiny", "--out", str(out), *SMALL, "--wide-share", "1", "--mark-weight", "4",

@@ -79,7 +79,7 @@ def answer_token_loss(model_dir: Path, records: list[dict], batch_tokens: int = 
     from tqdm import tqdm
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from chainlab.models.train_tiny import answer_positions, encode, make_batches
+    from chainlab.models.train_tiny import answer_positions, encode, make_batches, pad_batch
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
@@ -89,15 +89,7 @@ def answer_token_loss(model_dir: Path, records: list[dict], batch_tokens: int = 
     counts = torch.zeros(len(records), dtype=torch.long)
     batches = make_batches(lengths, batch_tokens, 0)
     for idx in tqdm(batches, desc=f"held-out loss {Path(model_dir).name}", unit="batch", leave=False):
-        width = max(lengths[i] for i in idx)
-        ids = torch.full((len(idx), width), tok.eos_token_id, dtype=torch.long)
-        lab = torch.full((len(idx), width), -100, dtype=torch.long)
-        att = torch.zeros((len(idx), width), dtype=torch.long)
-        for r, i in enumerate(idx):
-            x, y = encoded[i]
-            ids[r, : len(x)] = torch.tensor(x)
-            lab[r, : len(y)] = torch.tensor(y)
-            att[r, : len(x)] = 1
+        ids, att, lab, _ = pad_batch(encoded, idx, tok.eos_token_id)
         rows = torch.tensor(idx)[(lab[:, 1:] != -100).nonzero()[:, 0]]  # the record of each target
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             states = model.model(input_ids=ids, attention_mask=att).last_hidden_state

@@ -620,6 +620,29 @@ def tokenize_all(tok, texts: list[str], chunk: int = 8192) -> list[tuple[list[in
         os.environ["TOKENIZERS_PARALLELISM"] = before if before is not None else "false"
 
 
+def pad_batch(encoded: list[tuple], idx: list[int], pad: int) -> tuple:
+    """The records ``idx`` of ``encoded`` (:func:`encode` or :func:`encode_weighted` tuples) as
+    padded tensors ``(input_ids, attention_mask, labels, weights)``: ids padded with ``pad``,
+    labels with -100, the mask 1 on real tokens; ``weights`` is None when the records carry none
+    and 1 on padding otherwise."""
+    import torch
+
+    width = max(len(encoded[i][0]) for i in idx)
+    ids = torch.full((len(idx), width), pad, dtype=torch.long)
+    lab = torch.full((len(idx), width), -100, dtype=torch.long)
+    att = torch.zeros((len(idx), width), dtype=torch.long)
+    weighted = len(encoded[idx[0]]) > 2 and encoded[idx[0]][2] is not None
+    wts = torch.ones((len(idx), width)) if weighted else None
+    for r, i in enumerate(idx):
+        x, y = encoded[i][0], encoded[i][1]
+        ids[r, : len(x)] = torch.tensor(x)
+        lab[r, : len(y)] = torch.tensor(y)
+        att[r, : len(x)] = 1
+        if wts is not None:
+            wts[r, : len(encoded[i][2])] = torch.tensor(encoded[i][2])
+    return ids, att, lab, wts
+
+
 def make_batches(lengths: list[int], batch_tokens: int, seed: int) -> list[list[int]]:
     """Length-bucketed batches of indices (≤ batch_tokens padded tokens each), in shuffled order."""
     rng = random.Random(seed)
@@ -961,19 +984,7 @@ def train(
             step_bf16 = bf16 and step >= bf16_from_step
             model.set_attn_implementation(training_attention(attention, step_bf16))
             forward = training_forward(model, compiled)
-        idx = batches[step]
-        width = max(lengths[i] for i in idx)
-        ids = torch.full((len(idx), width), pad, dtype=torch.long)
-        lab = torch.full((len(idx), width), -100, dtype=torch.long)
-        att = torch.zeros((len(idx), width), dtype=torch.long)
-        wts = None if encoded[idx[0]][2] is None else torch.ones((len(idx), width))
-        for r, i in enumerate(idx):
-            x, y, w = encoded[i]
-            ids[r, : len(x)] = torch.tensor(x)
-            lab[r, : len(y)] = torch.tensor(y)
-            att[r, : len(x)] = 1
-            if wts is not None:
-                wts[r, : len(w)] = torch.tensor(w)
+        ids, att, lab, wts = pad_batch(encoded, batches[step], pad)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, cfg)
         index, target = answer_index(lab)
