@@ -48,7 +48,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 def batches(tok, n_examples: int, seed: int):
     """Padded (ids, attention mask, labels) tensors of real training conversations."""
-
     from chainlab.models.tiny_data import write_dataset
     from chainlab.models.train_tiny import encode, load_records, make_batches, pad_batch
 
