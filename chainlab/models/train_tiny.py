@@ -37,6 +37,7 @@ from chainlab.models.tiny_data import (
     WIDE_SHARE,
     DataRecipe,
 )
+from chainlab.models.training_optimizer import OPTIMIZERS, build_optimizer
 
 LLAMA2_CHAT_TEMPLATE = (
     "{% if messages[0]['role'] == 'system' %}"
@@ -69,6 +70,7 @@ DEFAULTS = dict(
     warmup=100,
     batch_tokens=4096,
     weight_decay=0.1,
+    optimizer="adamw",  # training_optimizer.OPTIMIZERS: AdamW everywhere, or Muon on the block matrices
     checkpoint_every=200,
     wide_share=WIDE_SHARE,  # share of 3-number value states drawn wide
     mark_weight=1.0,  # loss weight of the value check's match mark (tiny_data.MATCH)
@@ -109,6 +111,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--batch-tokens", type=int, default=DEFAULTS["batch_tokens"])
+    p.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default=DEFAULTS["optimizer"],
+        help="'adamw': AdamW on every weight; 'muon': Muon (torch.optim.Muon, its update scaled to "
+        "AdamW's RMS, so the same --lr and schedule) on the transformer blocks' matrices, AdamW on "
+        "the embedding and norms (default: %(default)s)",
+    )
     p.add_argument(
         "--wide-share", type=float, default=DEFAULTS["wide_share"],
         help="share of 3-number value states drawn wide, numbers up to 200 (default: %(default)s)",
@@ -329,6 +337,7 @@ def run(args: argparse.Namespace) -> int:
         heads=args.heads,
         lr=args.lr,
         batch_tokens=args.batch_tokens,
+        optimizer=args.optimizer,
         checkpoint_every=args.checkpoint_every,
         wide_share=args.wide_share,
         mark_weight=args.mark_weight,
@@ -951,21 +960,20 @@ def train(
     else:
         model = LlamaForCausalLM(_llama_config(cfg, tok))
     attn = training_attention(attention, bf16)  # of the bfloat16 steps; set at the first step
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg["lr"],
-        betas=(0.9, 0.95),
-        fused=True,  # one kernel per step instead of a loop over tensors: about 1% of a step
-    )
+    opt = build_optimizer(model, cfg.get("optimizer", "adamw"), cfg["lr"], cfg["weight_decay"])
     start, history, elapsed = 0, [], 0.0
     if resume and (ckpt / "state.json").exists():
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(ckpt / "model.safetensors"), strict=False)
         model.tie_weights()
-        opt.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+        try:
+            opt.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+        except (ValueError, KeyError) as e:
+            raise ValueError(
+                f"{ckpt} was written with another --optimizer than {cfg.get('optimizer', 'adamw')!r} ({e}); "
+                "resume with the run's own options, or start over with --no-resume"
+            ) from e
         state = json.loads((ckpt / "state.json").read_text())
         start, history, elapsed = state["step"], state["history"], state["elapsed"]
         print(f"resuming from step {start} of {total}")
