@@ -52,6 +52,21 @@ def muon_parameters(model) -> set[int]:
     return {id(p) for p in model.model.layers.parameters() if p.dim() == 2}
 
 
+def _adamw(params: list, lr: float, weight_decay: float):
+    """Fused AdamW over ``params``: weight decay on matrices, none on vectors (norms)."""
+    import torch
+
+    return torch.optim.AdamW(
+        [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ],
+        lr=lr,
+        betas=ADAMW_BETAS,
+        fused=True,  # one kernel per step instead of a loop over tensors: about 1% of a step
+    )
+
+
 def build_optimizer(model, name: str, lr: float, weight_decay: float):
     """The training optimizer ``name`` (one of :data:`OPTIMIZERS`) for ``model`` (a
     ``LlamaForCausalLM``): weight decay on matrices only, none on norms. ``muon`` returns a
@@ -60,29 +75,11 @@ def build_optimizer(model, name: str, lr: float, weight_decay: float):
 
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    named = list(model.named_parameters())
+    params = list(model.parameters())
     if name == "adamw":
-        decay = [p for _, p in named if p.dim() >= 2]
-        no_decay = [p for _, p in named if p.dim() < 2]
-        return torch.optim.AdamW(
-            [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=lr,
-            betas=ADAMW_BETAS,
-            fused=True,  # one kernel per step instead of a loop over tensors: about 1% of a step
-        )
+        return _adamw(params, lr, weight_decay)
     in_muon = muon_parameters(model)
     muon = torch.optim.Muon(
-        [p for _, p in named if id(p) in in_muon],
-        lr=lr,
-        weight_decay=weight_decay,
-        adjust_lr_fn="match_rms_adamw",
+        [p for p in params if id(p) in in_muon], lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw"
     )
-    rest_decay = [p for _, p in named if id(p) not in in_muon and p.dim() >= 2]
-    rest_no_decay = [p for _, p in named if id(p) not in in_muon and p.dim() < 2]
-    adamw = torch.optim.AdamW(
-        [{"params": rest_decay, "weight_decay": weight_decay}, {"params": rest_no_decay, "weight_decay": 0.0}],
-        lr=lr,
-        betas=ADAMW_BETAS,
-        fused=True,
-    )
-    return CombinedOptimizer(muon, adamw)
+    return CombinedOptimizer(muon, _adamw([p for p in params if id(p) not in in_muon], lr, weight_decay))
