@@ -231,6 +231,7 @@ def test_make_tiny_model_is_the_shipped_recipe():
         assert opts.get("propose-format", "plain") == cfg.get("propose_format", "plain")
         assert opts.get("judge-format", "plain") == cfg.get("judge_format", "plain")
         assert opts.get("cot-format", "plain") == cfg.get("cot_format", "plain")
+        assert opts.get("optimizer", "adamw") == cfg.get("optimizer", "adamw")
         if "init_from" not in cfg:  # a continued run keeps its init model's architecture
             assert int(opts.get("heads", 8)) == cfg.get("heads", 8)
             assert int(opts.get("layers", 6)) == cfg.get("layers", 6)
@@ -306,6 +307,27 @@ def test_a_widened_stage_is_in_the_documented_command():
     assert "--init-from runs/chainlab-tiny-stage2 --examples 100 --lr 0.001 --seed 5 --widen 320:896" in text
     assert "first widened to hidden size 320 and MLP width 896" in text
     assert "--widen" not in training_text(second)[0]
+
+
+def test_a_muon_lineage_shows_its_optimizer_and_seed():
+    """Stages trained with ``--optimizer muon`` show the flag in their commands and say so in words; a
+    first stage with another seed than the default shows ``--seed``; AdamW stages read as before."""
+    from chainlab.models.model_card import training_text
+
+    run = {"examples": 100, "steps": 10, "tokens": 9999, "train_seconds": 60.0, "data_seconds": 6.0,
+           "torch_threads": 2, "final_loss_avg100": 0.05}
+    base = {**run, "config": {"lr": 0.002, "batch_tokens": 4096, "seed": 1, "optimizer": "muon"}}
+    top = {**run, "config": {"lr": 0.001, "batch_tokens": 4096, "seed": 5, "init_from": "x", "optimizer": "muon"},
+           "base": base}  # fmt: skip
+    text = training_text(top)[0]
+    assert "`chainlab train-tiny --out runs/chainlab-tiny-base --examples 100 --seed 1 --optimizer muon --threads 2`" in text
+    assert "--seed 5 --optimizer muon --threads 2`" in text
+    assert "Muon on the blocks' matrices (at AdamW's update size) and AdamW on the rest at 0.002" in text
+    assert "10 steps of Muon on the blocks' matrices" in text
+    adamw = {**run, "config": {"lr": 0.002, "batch_tokens": 4096, "seed": 0}}
+    text = training_text(adamw)[0]
+    assert "--optimizer" not in text and "--seed" not in text.split("`")[1]
+    assert "AdamW at 0.002" in text and "Muon" not in text
 
 
 def test_the_card_says_whether_a_rerun_repeats_the_weights():

@@ -215,6 +215,28 @@ def _compile_flag(run: dict) -> str:
     return (" --compile" if run.get("compiled") else "") + bf16
 
 
+def _optimizer_flag(tc: dict) -> str:
+    """`` --optimizer NAME`` when a run's config names another optimizer than ``train-tiny``'s default."""
+    from chainlab.models.train_tiny import DEFAULTS
+
+    name = tc.get("optimizer", "adamw")  # runs logged before the option existed used AdamW
+    return f" --optimizer {name}" if name != DEFAULTS["optimizer"] else ""
+
+
+def _optimizer_text(tc: dict) -> str:
+    """What a run's optimizer was, in words."""
+    if tc.get("optimizer", "adamw") == "muon":
+        return "Muon on the blocks' matrices (at AdamW's update size) and AdamW on the rest"
+    return "AdamW"
+
+
+def _seed_flag(tc: dict) -> str:
+    """`` --seed N`` when a run from scratch used another seed than ``train-tiny``'s default."""
+    from chainlab.models.train_tiny import DEFAULTS
+
+    return f" --seed {tc['seed']}" if tc.get("seed", DEFAULTS["seed"]) != DEFAULTS["seed"] else ""
+
+
 def training_stages(train: dict) -> list[dict]:
     """The runs of a training summary, first stage first (each continued run nests the run it
     continued under ``base``)."""
@@ -322,11 +344,12 @@ def training_text(train: dict, made_by_make: bool = True) -> tuple[str, str, str
     n = len(stages)
     cmd = (
         f"`chainlab train-tiny --out {stage_out(0, n)} "
-        f"--examples {first['examples']}{recipe_flags(tc)} --threads 2{_compile_flag(first)}` (seed {tc['seed']})"
+        f"--examples {first['examples']}{_seed_flag(tc)}{recipe_flags(tc)}{_optimizer_flag(tc)} --threads 2"
+        f"{_compile_flag(first)}` (seed {tc['seed']})"
     )
     stats = (
         f"{first['examples']:,} conversations, {first['tokens']:,} tokens, {first['steps']:,} steps of "
-        f"about {tc['batch_tokens']} tokens, AdamW at {tc['lr']} with warm-up and cosine decay, loss on "
+        f"about {tc['batch_tokens']} tokens, {_optimizer_text(tc)} at {tc['lr']} with warm-up and cosine decay, loss on "
         f"the assistant answers only. {first['train_seconds'] / 60:.1f} minutes on "
         f"{first['torch_threads']} {_cpu(first)}CPU threads"
         + ("" if first.get("cpu_capability") else " (CPU not recorded)")
@@ -342,10 +365,11 @@ def training_text(train: dict, made_by_make: bool = True) -> tuple[str, str, str
     items = [f"1. {cmd}: {stats}."]
     for i in range(1, n):
         st, c = stages[i], stages[i]["config"]
+        muon = f" of {_optimizer_text(c)}" if c.get("optimizer") == "muon" else ""
         rc, rp = _recipe(c), _recipe(stages[i - 1]["config"])
         cmdk = (
             f"`chainlab train-tiny --out {stage_out(i, n)} --init-from {stage_out(i - 1, n)} "
-            f"--examples {st['examples']} --lr {c['lr']:g} --seed {c['seed']}{recipe_flags(c)} --threads 2"
+            f"--examples {st['examples']} --lr {c['lr']:g} --seed {c['seed']}{recipe_flags(c)}{_optimizer_flag(c)} --threads 2"
             f"{_compile_flag(st)}`"
         )
         if i == 1:
@@ -357,7 +381,7 @@ def training_text(train: dict, made_by_make: bool = True) -> tuple[str, str, str
             how = f" in which {_joined(changes)}" if changes else f" with the {_ordinal(i)} stage's recipe"
         items.append(
             f"{i + 1}. {cmdk} continues it on {st['examples']:,} fresh conversations ({st['tokens']:,} "
-            f"tokens, {st['steps']:,} steps at {c['lr']:g} with warm-up and cosine decay){how}: "
+            f"tokens, {st['steps']:,} steps{muon} at {c['lr']:g} with warm-up and cosine decay){how}: "
             f"{st['train_seconds'] / 60:.1f} minutes{_stage_cpu(st)}."
         )
     items[-1] += (
