@@ -33,44 +33,43 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python benchmarks/bench_llm.py
 
-# Retrain the embedded model from scratch in four stages (about 140-210 minutes on 2 CPU threads, by the machine's speed): the recipe of
-# chainlab/models/weights/chainlab-tiny/MODEL_CARD.md, into runs/chainlab-tiny. Each stage is a file target (its training_log.json,
-# written last), so a second `make tiny-model` after an interruption skips the finished stages and the interrupted one resumes
-# from its checkpoint; `rm -rf runs/chainlab-tiny*` starts over.
+# Retrain the embedded model from scratch in three stages, Muon in each (about 70-85 minutes on 2 CPU threads, by the machine's
+# speed): the recipe of chainlab/models/weights/chainlab-tiny/MODEL_CARD.md, into runs/chainlab-tiny. Each stage is a file target
+# (its training_log.json, written last), so a second `make tiny-model` after an interruption skips the finished stages and the
+# interrupted one resumes from its checkpoint; `rm -rf runs/chainlab-tiny*` starts over.
 tiny-model: runs/chainlab-tiny/training_log.json
 
 runs/chainlab-tiny-base/training_log.json: | $(STAMP)
-	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-base --examples 100000 --threads 2
+	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-base --examples 52000 --seed 1 --optimizer muon \
+		--threads 2 --compile --bf16 auto --bf16-from-step 1000
 
 runs/chainlab-tiny-stage2/training_log.json: runs/chainlab-tiny-base/training_log.json
 	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-stage2 --init-from runs/chainlab-tiny-base \
-		--examples 28000 --lr 5e-4 --seed 1 --wide-share 1 --mark-weight 4 \
-		--value-format pairs --judge-other-share 0.5 --propose-format restated --threads 2 --compile
+		--examples 20000 --lr 5e-4 --seed 1 --wide-share 1 --mark-weight 4 \
+		--value-format pairs --judge-other-share 0.5 --propose-format restated --optimizer muon --threads 2 --compile --bf16 auto
 
-runs/chainlab-tiny-stage3/training_log.json: runs/chainlab-tiny-stage2/training_log.json
-	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny-stage3 --init-from runs/chainlab-tiny-stage2 \
-		--examples 14000 --lr 3e-4 --seed 3 --wide-share 1 --mark-weight 4 \
-		--value-format pairs --judge-other-share 0.5 --propose-format restated --threads 2 --compile
-
-runs/chainlab-tiny/training_log.json: runs/chainlab-tiny-stage3/training_log.json
-	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-stage3 \
+runs/chainlab-tiny/training_log.json: runs/chainlab-tiny-stage2/training_log.json
+	$(OFFLINE) $(BIN)/chainlab train-tiny --out runs/chainlab-tiny --init-from runs/chainlab-tiny-stage2 \
 		--examples 36000 --lr 1e-3 --seed 5 --wide-share 1 --mark-weight 4 \
 		--value-format pairs --judge-other-share 0.5 --propose-format restated \
 		--judge-low-share 0.3 --judge-correct-share 0.7 --judge-format compared \
-		--mix io=0.04,cot=0.1,propose=0.24,value=0.28,judge=0.34,lists=0.3 --cot-format expand --threads 2 --compile --bf16 auto
+		--mix io=0.04,cot=0.1,propose=0.24,value=0.28,judge=0.34,lists=0.3 --cot-format expand --optimizer muon \
+		--threads 2 --compile --bf16 auto
 
 # Install runs/chainlab-tiny as the packaged chainlab-tiny, rebuild its adapter and GPTQ variant on it,
-# measure all three and rewrite the model card (about 60 minutes on 2 CPU threads; results in runs/release).
+# measure all three and rewrite the model card (about 40 minutes on 2 CPU threads; results in runs/release).
 R := runs/release
 tiny-install: $(STAMP)
 	$(OFFLINE) $(BIN)/chainlab install-tiny --model runs/chainlab-tiny
-	$(OFFLINE) $(BIN)/chainlab eval-tiny --model chainlab-tiny --judge-answers 3 --out $(R)/skills.json --threads 2
+	$(OFFLINE) $(BIN)/chainlab eval-tiny --model chainlab-tiny --judge-answers 3 --out $(R)/skills.json --threads 2 \
+		--log-samples $(R)/samples.jsonl
 	$(OFFLINE) $(BIN)/chainlab arith-data --out runs/arith.jsonl --n 24000 --overwrite
 	$(OFFLINE) $(BIN)/chainlab finetune --model chainlab-tiny --data runs/arith.jsonl --out runs/chainlab-tiny-arith \
 		--rank 16 --alpha 32 --epochs 1 --threads 2 --overwrite
 	$(OFFLINE) $(BIN)/chainlab quantize --model chainlab-tiny --bits 4 --group-size 32 --out runs/chainlab-tiny-gptq --overwrite
 	$(OFFLINE) $(BIN)/chainlab install-tiny --adapter runs/chainlab-tiny-arith --gptq runs/chainlab-tiny-gptq
-	$(OFFLINE) $(BIN)/chainlab eval-tiny --model chainlab-tiny-gptq --judge-answers 3 --out $(R)/skills-gptq.json --threads 2
+	$(OFFLINE) $(BIN)/chainlab eval-tiny --model chainlab-tiny-gptq --judge-answers 3 --out $(R)/skills-gptq.json --threads 2 \
+		--log-samples $(R)/samples-gptq.jsonl
 	$(OFFLINE) $(BIN)/chainlab eval-tiny --skills arith --out $(R)/arith-base.json --threads 2
 	$(OFFLINE) $(BIN)/chainlab eval-tiny --skills arith --adapter chainlab-tiny-arith --out $(R)/arith-adapter.json --threads 2
 	$(OFFLINE) $(BIN)/chainlab compare --model chainlab-tiny --task game24 \

@@ -53,3 +53,18 @@ def test_shipped_weights_fit_the_size_cap():
     assert {"chainlab-tiny", "chainlab-tiny-gptq", "chainlab-tiny-arith"} <= {f.parent.name for f in files}
     assert sum(f.stat().st_size for f in files) <= 25_000_000
     assert not [f for f in files if f.suffix in (".bin", ".pt", ".pkl", ".pth")]
+
+
+def test_a_gptq_build_ships_its_training_summary_and_drops_a_stale_one(tmp_path):
+    from chainlab.models.install_tiny import SHIPPED, install
+
+    build, weights = tmp_path / "q4", tmp_path / "weights"
+    build.mkdir()
+    for name in SHIPPED["gptq"][1]:
+        (build / name).write_text("{}")
+    (build / "training_summary.json").write_text(json.dumps({"config": {"judge_format": "compared"}}))
+    dest = install(build, "gptq", weights)
+    assert json.loads((dest / "training_summary.json").read_text())["config"]["judge_format"] == "compared"
+    (build / "training_summary.json").unlink()  # a build of a model without a record
+    install(build, "gptq", weights)
+    assert not (dest / "training_summary.json").exists()

@@ -82,3 +82,23 @@ def test_cli_needs_calibration_when_default_texts_unavailable(monkeypatch, tiny_
     code = main(["quantize", "--model", str(tiny_model_dir), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "--calibration" in capsys.readouterr().err
+
+
+def test_a_quantized_chainlab_model_keeps_its_training_record(tiny_model_dir, calibration, tmp_path):
+    """The GPTQ variant carries its source's training summary, so ``eval-tiny`` reads the judge
+    layout the source was trained on (not ``plain``)."""
+    import shutil
+
+    from chainlab.models.eval_skills import judge_layout
+
+    src = tmp_path / "trained"
+    shutil.copytree(tiny_model_dir, src)
+    summary = {"examples": 36, "config": {"judge_format": "compared"}, "base": {"examples": 52}}
+    (src / "training_summary.json").write_text(json.dumps(summary))
+    out = quantize_gptq(src, tmp_path / "q4", bits=4, group_size=32, calibration_texts=calibration, device="cpu")
+    assert json.loads((out / "training_summary.json").read_text()) == summary
+    assert judge_layout(str(out)) == "compared"
+    # a model without a record (e.g. from the Hub) gets none
+    bare = quantize_gptq(tiny_model_dir, tmp_path / "bare", bits=4, group_size=32, calibration_texts=calibration,
+                         device="cpu")  # fmt: skip
+    assert not any((bare / name).exists() for name in ("training_summary.json", "training_log.json"))

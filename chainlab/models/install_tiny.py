@@ -10,7 +10,9 @@ a build with a missing file leaves the installed model as it was. ``--model`` (a
 train-tiny`` run) also writes ``training_summary.json``, which the model card reads: the run's
 ``training_log.json`` without its per-step history and, for a run that continued another
 (``--init-from``), that run's summary the same way under ``base`` (recursively; an installed
-init model's ``training_summary.json`` as it is). ``make tiny-release`` runs this
+init model's ``training_summary.json`` as it is). ``--gptq`` also ships the
+``training_summary.json`` that ``chainlab quantize`` carried over from its source, when there is
+one. ``make tiny-release`` runs this
 between training and measuring.
 """
 
@@ -46,6 +48,10 @@ SHIPPED: dict[str, tuple[str, tuple[str, ...], str]] = {
         "chainlab quantize",
     ),
 }
+
+#: kind -> files that ship when the build has them (a GPTQ variant of a chainlab model carries that
+#: model's training summary, which ``eval-tiny`` reads for the judge layout)
+SHIPPED_IF_PRESENT: dict[str, tuple[str, ...]] = {"gptq": ("training_summary.json",)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -123,6 +129,11 @@ def install(src: Path, kind: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for f in files:
         shutil.copyfile(src / f, dest / f)
+    for f in SHIPPED_IF_PRESENT.get(kind, ()):
+        if (src / f).is_file():
+            shutil.copyfile(src / f, dest / f)
+        else:  # a stale record of earlier weights must not describe these
+            (dest / f).unlink(missing_ok=True)
     if summary is not None:
         (dest / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         # the new weights are `make tiny-model`'s own: a stored rebuild of other weights no longer applies

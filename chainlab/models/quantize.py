@@ -87,6 +87,8 @@ def quantize_gptq(
     try:
         model.save(str(tmp))
         (tmp / "quant_log.csv").unlink(missing_ok=True)
+        if src.local:
+            carry_training_record(Path(src.ref), tmp)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -94,6 +96,20 @@ def quantize_gptq(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+TRAINING_RECORDS = ("training_summary.json", "training_log.json")
+
+
+def carry_training_record(src: Path, out: Path) -> Path | None:
+    """Copy ``src``'s training record (its ``training_summary.json``, else its
+    ``training_log.json``) into the quantized checkpoint ``out``, so what reads a model's recipe
+    (e.g. ``eval-tiny``'s judge layout) reads the same recipe from its GPTQ variant. Returns the
+    copied file, None when ``src`` has no record (e.g. a Hub model)."""
+    for name in TRAINING_RECORDS:
+        if (src / name).is_file():
+            return Path(shutil.copyfile(src / name, out / name))
+    return None
 
 
 def _min_length(model, texts: Sequence[str]) -> int:
