@@ -94,3 +94,39 @@ def test_resuming_with_another_optimizer_names_the_fix(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train-tiny", "--out", str(tmp_path / "x"), *SMALL, "--optimizer", "sgd"])
     assert "invalid choice: 'sgd'" in capsys.readouterr().err
+
+
+def test_newton_schulz_is_torchs_iteration_and_float32_muon_takes_its_steps():
+    """Without bfloat16 instructions Muon orthogonalises in float32 (torch emulates bfloat16 there,
+    about 80x slower a step): the same iteration as torch's, the same update up to bfloat16's
+    rounding, the same state."""
+    from torch.optim._muon import DEFAULT_A, DEFAULT_B, DEFAULT_C, EPS, _zeropower_via_newtonschulz
+
+    from chainlab.models.training_optimizer import newton_schulz
+
+    torch.manual_seed(0)
+    coeffs = (DEFAULT_A, DEFAULT_B, DEFAULT_C)
+    for shape in ((16, 48), (48, 16)):
+        g = torch.randn(shape)
+        kept = g.clone()
+        assert newton_schulz(g, coeffs, 5, EPS, torch.bfloat16).equal(_zeropower_via_newtonschulz(g, coeffs, 5, EPS))
+        assert g.equal(kept)  # the gradient is left as it was
+        f32 = newton_schulz(g, coeffs, 5, EPS, torch.float32)
+        assert f32.dtype == torch.float32 and f32.shape == g.shape
+
+    native, emulated = small_llama(), small_llama()
+    ids = torch.randint(0, 64, (2, 8))
+    opts = {m: build_optimizer(m, "muon", 1e-2, 0.1, native_bf16=flag) for m, flag in ((native, True), (emulated, False))}
+    assert type(opts[native].optimizers[0]) is torch.optim.Muon
+    assert type(opts[emulated].optimizers[0]).__name__ == "Float32Muon"
+    for model, opt in opts.items():
+        for _ in range(2):
+            model(ids, labels=ids).loss.backward()
+            opt.step()
+            opt.zero_grad()
+    for (name, a), b in zip(native.named_parameters(), emulated.parameters(), strict=True):
+        if "proj" in name:  # the Muon matrices: same steps within bfloat16's rounding
+            assert not a.equal(b) and torch.allclose(a, b, atol=2e-3), name
+    # its state is torch Muon's: a checkpoint resumes on either kind of CPU
+    again = build_optimizer(native, "muon", 1e-2, 0.1, native_bf16=True)
+    again.load_state_dict(opts[emulated].state_dict())

@@ -9,6 +9,8 @@ output head) and the norms' gains stay with AdamW.
 
 from __future__ import annotations
 
+import math
+
 OPTIMIZERS = ("adamw", "muon")
 ADAMW_BETAS = (0.9, 0.95)
 
@@ -67,10 +69,71 @@ def _adamw(params: list, lr: float, weight_decay: float):
     )
 
 
-def build_optimizer(model, name: str, lr: float, weight_decay: float):
+def newton_schulz(grad, coefficients: tuple[float, float, float], steps: int, eps: float, dtype):
+    """torch's Muon orthogonalisation of ``grad`` (its quintic Newton–Schulz iteration, as
+    ``torch.optim.Muon`` computes it) with its matrix products in ``dtype``; a new tensor."""
+    import torch
+
+    a, b, c = coefficients
+    x = grad.to(dtype, copy=True)
+    tall = grad.size(0) > grad.size(1)
+    if tall:
+        x = x.T
+    x = x / x.norm().clamp(min=eps)  # spectral norm at most 1
+    for _ in range(steps):
+        gram = x @ x.T
+        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.T if tall else x
+
+
+def float32_muon_class():
+    """``torch.optim.Muon`` with its Newton–Schulz products in float32 instead of bfloat16, for
+    CPUs without bfloat16 instructions: there torch emulates bfloat16, and one Muon step of
+    chainlab-tiny took 11.8 s instead of 0.14 s (``benchmarks/bench_optimizer.py`` under
+    ``ONEDNN_MAX_CPU_ISA=AVX2``). Same update rule, state and options otherwise."""
+    import torch
+
+    class Float32Muon(torch.optim.Muon):
+        """Muon whose orthogonalisation computes in float32 (see :func:`float32_muon_class`)."""
+
+        @torch.no_grad()
+        def step(self, closure=None):
+            loss = None
+            if closure is not None:
+                with torch.enable_grad():
+                    loss = closure()
+            for group in self.param_groups:
+                params, grads, bufs = [], [], []
+                self._init_group(group, params, grads, bufs)
+                lr, momentum = float(group["lr"]), group["momentum"]
+                for p, g, buf in zip(params, grads, bufs, strict=True):
+                    buf.lerp_(g, 1 - momentum)
+                    update = g.lerp(buf, momentum) if group["nesterov"] else buf
+                    update = newton_schulz(update, group["ns_coefficients"], group["ns_steps"], group["eps"],
+                                           torch.float32)  # fmt: skip
+                    p.mul_(1 - lr * group["weight_decay"])
+                    p.add_(update, alpha=-muon_lr(lr, group["adjust_lr_fn"], p.shape))
+            return loss
+
+    return Float32Muon
+
+
+def muon_lr(lr: float, adjust_lr_fn: str | None, shape) -> float:
+    """Muon's learning rate for a matrix of ``shape``, as ``torch.optim.Muon`` adjusts it."""
+    a, b = shape[:2]
+    if adjust_lr_fn == "match_rms_adamw":
+        return lr * 0.2 * math.sqrt(max(a, b))
+    if adjust_lr_fn in (None, "original"):
+        return lr * math.sqrt(max(1, a / b))
+    return lr
+
+
+def build_optimizer(model, name: str, lr: float, weight_decay: float, native_bf16: bool | None = None):
     """The training optimizer ``name`` (one of :data:`OPTIMIZERS`) for ``model`` (a
     ``LlamaForCausalLM``): weight decay on matrices only, none on norms. ``muon`` returns a
-    :class:`CombinedOptimizer` of Muon (block matrices) and AdamW (the rest)."""
+    :class:`CombinedOptimizer` of Muon (block matrices) and AdamW (the rest). Muon is torch's
+    own, with its Newton–Schulz products in bfloat16, where the CPU computes bfloat16 natively
+    (``native_bf16``; default: ask oneDNN), and :func:`float32_muon_class`'s elsewhere."""
     import torch
 
     if name not in OPTIMIZERS:
@@ -79,7 +142,12 @@ def build_optimizer(model, name: str, lr: float, weight_decay: float):
     if name == "adamw":
         return _adamw(params, lr, weight_decay)
     in_muon = muon_parameters(model)
-    muon = torch.optim.Muon(
+    if native_bf16 is None:
+        from chainlab.models.train_tiny import native_bf16 as cpu_has_bf16
+
+        native_bf16 = cpu_has_bf16()
+    muon_class = torch.optim.Muon if native_bf16 else float32_muon_class()
+    muon = muon_class(
         [p for p in params if id(p) in in_muon], lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw"
     )
     return CombinedOptimizer(muon, _adamw([p for p in params if id(p) not in in_muon], lr, weight_decay))
