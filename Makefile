@@ -33,7 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python benchmarks/bench_llm.py
 
-# Retrain the embedded model from scratch in three stages, Muon in each (about 70-85 minutes on 2 CPU threads, by the machine's
+# Retrain the embedded model from scratch in three stages, Muon in each (about 60-85 minutes on 2 CPU threads, by the machine's
 # speed): the recipe of chainlab/models/weights/chainlab-tiny/MODEL_CARD.md, into runs/chainlab-tiny. Each stage is a file target
 # (its training_log.json, written last), so a second `make tiny-model` after an interruption skips the finished stages and the
 # interrupted one resumes from its checkpoint; `rm -rf runs/chainlab-tiny*` starts over.
